@@ -1,0 +1,147 @@
+"""The ASGI application: the REST API, health checks, and whatever plugins are installed.
+
+The back office is such a plugin: ``admin`` registers itself under the ``cms.plugins``
+entry point group, so this package never imports it (``admin`` depends on ``cms``, not the
+reverse). A plugin is a callable ``install(app, database, settings)``.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from cms import __version__, errors, schema
+from cms.articles.router import router as articles_router
+from cms.auth.router import router as auth_router
+from cms.config import Settings, get_settings
+from cms.db import Database
+from cms.users.router import router as users_router
+
+logger = logging.getLogger(__name__)
+
+PLUGIN_GROUP = "cms.plugins"
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+
+_STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
+    errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
+}
+
+
+def create_app(settings: Settings | None = None, *, plugins: bool = True) -> FastAPI:
+    """Build the application for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    database = Database(settings.database_url, echo=settings.sql_echo)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="CMS",
+        version=__version__,
+        description="Articles and users of an admin-backed CMS. Back office at /admin.",
+        lifespan=lifespan,
+        # Room for a 1 MiB article body even when JSON escaping inflates it; beyond: 413.
+        max_body_size=MAX_REQUEST_BYTES,
+    )
+    app.state.settings = settings
+    app.state.database = database
+
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    app.include_router(articles_router)
+    _add_health_checks(app, database)
+    _add_error_handlers(app)
+    if plugins:
+        for plugin in entry_points(group=PLUGIN_GROUP):
+            plugin.load()(app, database, settings)
+    return app
+
+
+def _add_health_checks(app: FastAPI, database: Database) -> None:
+    @app.get("/healthz", tags=["site"])
+    def healthz() -> dict[str, str]:
+        """200 while the process serves requests."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["site"], responses={503: {"description": "Not ready"}})
+    def readyz() -> JSONResponse:
+        """200 when the database answers and its schema is at the newest migration."""
+        try:
+            with database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            problem = schema.schema_problem(database.engine)
+        except DBAPIError:
+            logger.exception("readiness check could not reach the database")
+            problem = "database unreachable"
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.DomainError)
+    async def domain_error(_request: Request, exc: errors.DomainError) -> JSONResponse:
+        if isinstance(exc, errors.InvalidInput):
+            return JSONResponse(
+                {
+                    "detail": [
+                        {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
+                    ]
+                },
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        if isinstance(exc, errors.TooManyAttempts):
+            return JSONResponse(
+                {"detail": exc.message},
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        code = next(
+            (code for kind, code in _STATUS_FOR_ERROR.items() if isinstance(exc, kind)),
+            status.HTTP_400_BAD_REQUEST,
+        )
+        return JSONResponse({"detail": exc.message}, status_code=code)
+
+    @app.exception_handler(StaleDataError)
+    async def lost_race(_request: Request, _exc: StaleDataError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "Someone else changed this at the same time; reload and retry"},
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+        logger.warning("integrity error reached the API: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "The change conflicts with existing data; reload and retry"},
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        logger.error("database error: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "The database is busy or unavailable; retry in a few seconds"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return JSONResponse(
+            {"detail": "Internal server error"},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )

@@ -1,0 +1,38 @@
+"""URL slugs: transliterated from any script, lower-case ASCII, unique across articles."""
+
+import re
+
+from slugify import slugify
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cms.articles.models import Article
+
+SLUG_MAX_LENGTH = 200
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+# Room for a "-NNNNN" suffix within the column's 255 characters.
+_FALLBACK_SLUG = "article"
+
+
+def slug_from_title(title: str) -> str:
+    """A URL-safe slug for ``title``; ``"article"`` when nothing transliterable is left."""
+    return slugify(title, max_length=SLUG_MAX_LENGTH, word_boundary=True) or _FALLBACK_SLUG
+
+
+def is_valid_slug(slug: str) -> bool:
+    return len(slug) <= SLUG_MAX_LENGTH and _SLUG_RE.fullmatch(slug) is not None
+
+
+def available_slug(session: Session, base: str, *, exclude_id: int | None = None) -> str:
+    """``base`` if no other article has it, else the first free ``base-2``, ``base-3``…"""
+    stmt = select(Article.slug).where(or_(Article.slug == base, Article.slug.like(f"{base}-%")))
+    if exclude_id is not None:
+        stmt = stmt.where(Article.id != exclude_id)
+    taken = set(session.scalars(stmt))
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"

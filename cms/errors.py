@@ -1,0 +1,49 @@
+"""Domain errors: raised by services, translated to HTTP by the API and to messages by the admin.
+
+Every message is written for the person who sent the request: it says what was wrong
+and, where it helps, what to do. None carries SQL, hashes or stack traces.
+"""
+
+
+class DomainError(Exception):
+    """Base class; ``message`` is safe to show to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The object does not exist, or the caller may not know that it does."""
+
+
+class PermissionDenied(DomainError):
+    """The caller can see the object but may not do this to it."""
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (a taken email or slug, a lost race)."""
+
+
+class PreconditionFailed(DomainError):
+    """The caller's ``If-Match`` no longer matches the stored object."""
+
+
+class InvalidInput(DomainError):
+    """A field's value is not acceptable; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AuthenticationFailed(DomainError):
+    """Wrong email, wrong password or inactive user: deliberately indistinguishable."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins; try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

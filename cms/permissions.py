@@ -1,0 +1,118 @@
+"""The permission policy: the one place that answers "may this user do X to this object"
+and "which rows may this user see".
+
+The REST API and every back-office route ask these functions; nothing else decides.
+``None`` stands for an anonymous caller. Roles: ``author < editor < admin``.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, true
+
+from cms.articles.models import Article, ArticleStatus
+from cms.users.models import Role, User
+
+# Fields a user may change on their own account; the rest need an admin.
+SELF_EDITABLE_USER_FIELDS = frozenset({"name", "password"})
+
+
+def is_staff(user: User | None) -> bool:
+    return user is not None and user.is_active and user.role.is_staff
+
+
+def is_admin(user: User | None) -> bool:
+    return user is not None and user.is_active and user.role is Role.ADMIN
+
+
+# Articles
+
+
+def published_articles(moment: datetime) -> ColumnElement[bool]:
+    """Rows anyone may read: published, with a publication time that has come."""
+    return and_(
+        Article.status == ArticleStatus.PUBLISHED,
+        Article.published_at.is_not(None),
+        Article.published_at <= moment,
+    )
+
+
+def visible_articles(user: User | None, moment: datetime) -> ColumnElement[bool]:
+    """Rows ``user`` may read: staff see all, authors also their own drafts."""
+    if is_staff(user):
+        return true()
+    if user is not None and user.is_active:
+        return or_(published_articles(moment), Article.author_id == user.id)
+    return published_articles(moment)
+
+
+def can_view_article(user: User | None, article: Article, moment: datetime) -> bool:
+    if article.is_visible_at(moment) or is_staff(user):
+        return True
+    return user is not None and user.is_active and article.author_id == user.id
+
+
+def can_create_article(user: User | None) -> bool:
+    return user is not None and user.is_active
+
+
+def can_edit_article(user: User | None, article: Article) -> bool:
+    """Edit, publish or delete: the author themselves, or staff."""
+    if is_staff(user):
+        return True
+    return user is not None and user.is_active and article.author_id == user.id
+
+
+def can_write_as(user: User | None, author_id: int) -> bool:
+    """Whether ``user`` may create an article credited to ``author_id``."""
+    if is_staff(user):
+        return True
+    return user is not None and user.is_active and user.id == author_id
+
+
+# Users
+
+
+def can_list_users(user: User | None) -> bool:
+    return is_staff(user)
+
+
+def visible_users(user: User | None) -> ColumnElement[bool]:
+    """Rows ``user`` may read: staff see everyone, others only themselves."""
+    if is_staff(user):
+        return true()
+    if user is not None and user.is_active:
+        return User.id == user.id
+    return User.id.is_(None)
+
+
+def can_view_user(user: User | None, target: User) -> bool:
+    return is_staff(user) or (user is not None and user.is_active and user.id == target.id)
+
+
+def can_create_user(user: User | None, *, allow_signup: bool) -> bool:
+    """Anonymous sign-up when the site allows it; admins may always add users."""
+    return is_admin(user) or (user is None and allow_signup)
+
+
+def can_assign_role(user: User | None) -> bool:
+    return is_admin(user)
+
+
+def can_edit_user(user: User | None, target: User, fields: frozenset[str]) -> bool:
+    """Admins change anything; everyone else only their own name and password."""
+    if is_admin(user):
+        return True
+    return (
+        user is not None
+        and user.is_active
+        and user.id == target.id
+        and fields <= SELF_EDITABLE_USER_FIELDS
+    )
+
+
+def can_delete_user(user: User | None, target: User) -> bool:
+    return is_admin(user)
+
+
+def can_use_back_office(user: User | None) -> bool:
+    return is_staff(user)

@@ -1,0 +1,69 @@
+"""What the users endpoints accept and return."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from cms.articles.schemas import ArticlePublic
+from cms.schemas import Name
+from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from cms.users.models import Role, User
+
+Email = Annotated[EmailStr, Field(max_length=254)]
+Password = Annotated[str, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
+
+
+class UserCreate(BaseModel):
+    # Unknown fields are errors, so role/is_active cannot be smuggled into a sign-up.
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+    name: Name = ""
+    role: Role | None = Field(default=None, description="Admins only; defaults to author")
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    password: Password | None = None
+    current_password: str | None = Field(
+        default=None, max_length=PASSWORD_MAX_LENGTH, description="Needed to change your own"
+    )
+    email: Email | None = Field(default=None, description="Admins only")
+    role: Role | None = Field(default=None, description="Admins only")
+    is_active: bool | None = Field(default=None, description="Admins only")
+
+
+class UserPublic(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+    article_count: int
+    articles: list[ArticlePublic]
+
+    @classmethod
+    def build(
+        cls, user: User, *, articles: list[ArticlePublic], article_count: int
+    ) -> "UserPublic":
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            is_active=user.is_active,
+            created_at=user.created_at,
+            article_count=article_count,
+            articles=articles,
+        )
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type)
+    expires_in: int = Field(description="Seconds until the token expires")

@@ -1,0 +1,213 @@
+"""Fixtures: a real database (SQLite or MariaDB, chosen by ``CMS_TEST_BACKEND``), the app
+served over real HTTP by uvicorn on loopback, and factories for users and tokens.
+
+Each test starts from empty tables; the schema is built once per run by the real
+migrations.
+"""
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cms import schema
+from cms.config import Settings
+from cms.db import Base, Database
+from cms.users.models import Role, User
+
+BACKEND = os.environ.get("CMS_TEST_BACKEND", "sqlite")
+MARIADB_SERVER_URL = os.environ.get(
+    "CMS_TEST_MARIADB_URL", "mysql+mysqldb://root@127.0.0.1:3306/test"
+)
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+DEFAULT_PASSWORD = "correct horse battery"
+
+
+def pytest_report_header() -> str:
+    return f"cms database backend: {BACKEND}"
+
+
+class ScratchDatabases:
+    """Creates empty databases on the backend under test and drops them afterwards."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.tmp_dir = tmp_dir
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = f"cms_test_{os.getpid()}_{secrets.token_hex(4)}"
+        if BACKEND == "sqlite":
+            return f"sqlite:///{self.tmp_dir / name}.sqlite3"
+        if BACKEND != "mariadb":
+            raise pytest.UsageError(f"CMS_TEST_BACKEND must be sqlite or mariadb, not {BACKEND}")
+        server = create_engine(MARIADB_SERVER_URL)
+        with server.connect() as connection:
+            connection.execute(
+                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            )
+        server.dispose()
+        self.created.append(name)
+        return make_url(MARIADB_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        server = create_engine(MARIADB_SERVER_URL)
+        with server.connect() as connection:
+            for name in self.created:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
+@pytest.fixture(scope="session")
+def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabases]:
+    databases = ScratchDatabases(tmp_path_factory.mktemp("databases"))
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(scratch_databases: ScratchDatabases) -> str:
+    url = scratch_databases.create()
+    schema.upgrade(url)
+    return url
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "secret_key": TEST_SECRET_KEY,
+        "login_max_failures": 5,
+        "login_lockout_seconds": 300,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> FastAPI:
+    from cms.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def database(app: FastAPI) -> Database:
+    db: Database = app.state.database
+    return db
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """uvicorn serving an app on a loopback port in a background thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_server(app: FastAPI) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that touches the shared database starts with it empty."""
+    yield
+    if "database" not in request.fixturenames:
+        return
+    database: Database = request.getfixturevalue("database")
+    with database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def api(live_server: LiveServer, database: Database) -> Iterator[httpx.Client]:
+    """An HTTP client for the running server."""
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
+
+
+UserFactory = Callable[..., User]
+
+
+@pytest.fixture
+def make_user(database: Database) -> UserFactory:
+    """Create a user directly in the database: ``make_user(role=Role.EDITOR)``."""
+    counter = iter(range(1, 1_000_000))
+
+    def factory(
+        *,
+        email: str | None = None,
+        password: str = DEFAULT_PASSWORD,
+        role: Role = Role.AUTHOR,
+        name: str = "",
+        is_active: bool = True,
+    ) -> User:
+        number = next(counter)
+        user = User(
+            email=email or f"user{number}@example.com",
+            name=name or f"Test User {number}",
+            role=role,
+            is_active=is_active,
+        )
+        user.set_password(password)
+        with database.transaction() as session:
+            session.add(user)
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login(api: httpx.Client) -> Callable[[User], dict[str, str]]:
+    """Authorization headers for ``user``, obtained through ``POST /auth/token``."""
+
+    def headers_for(user: User, password: str = DEFAULT_PASSWORD) -> dict[str, str]:
+        response = api.post("/auth/token", data={"username": user.email, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return headers_for

@@ -1,0 +1,249 @@
+"""The /users/ endpoints over real HTTP."""
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from cms.db import Database
+from cms.users.models import Role, User
+from tests.conftest import DEFAULT_PASSWORD, UserFactory
+
+Login = Callable[..., dict[str, str]]
+
+
+def stored_user(database: Database, email: str) -> User:
+    with database.sessionmaker() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        assert user is not None
+        return user
+
+
+def test_signup_creates_an_author_with_an_argon2id_hash(
+    api: httpx.Client, database: Database
+) -> None:
+    response = api.post(
+        "/users/", json={"email": "Spongebob@opensea.com", "password": "pass1234", "name": "Bob"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["location"] == f"/users/{body['id']}"
+    assert body["email"] == "spongebob@opensea.com"
+    assert body["role"] == "author"
+    assert body["is_active"] is True
+    assert body["articles"] == [] and body["article_count"] == 0
+    assert body["created_at"].endswith("Z")
+    assert "password" not in response.text and "argon2" not in response.text
+    stored = stored_user(database, "spongebob@opensea.com")
+    assert stored.hashed_password.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert "pass1234" not in stored.hashed_password
+
+
+def test_duplicate_email_is_409_whatever_its_case(api: httpx.Client) -> None:
+    assert api.post("/users/", json={"email": "a@example.com", "password": "12345678"}).status_code == 201
+    response = api.post("/users/", json={"email": "A@Example.COM", "password": "12345678"})
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Email already registered"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"email": "not-an-email", "password": "12345678"}, "email"),
+        ({"email": "a@example.com", "password": ""}, "password"),
+        ({"email": "a@example.com", "password": "short"}, "password"),
+        ({"email": "a@example.com", "password": "x" * 257}, "password"),
+        ({"email": "a@example.com"}, "password"),
+        ({"email": f"{'a' * 250}@example.com", "password": "12345678"}, "email"),
+        ({"email": "a@example.com", "password": "12345678", "name": "n" * 101}, "name"),
+        ({"email": "a@example.com", "password": "12345678", "role": "admin"}, None),
+        ({"email": "a@example.com", "password": "12345678", "is_active": False}, "is_active"),
+        ({"email": "a@example.com", "password": "12345678", "role": "emperor"}, "role"),
+    ],
+)
+def test_bad_signups_are_rejected_with_a_named_field(
+    api: httpx.Client, payload: dict[str, object], field: str | None
+) -> None:
+    response = api.post("/users/", json=payload)
+    if field is None:
+        # A valid role, but only admins may set one.
+        assert response.status_code == 403
+        return
+    assert response.status_code == 422, response.text
+    locations = [error["loc"][-1] for error in response.json()["detail"]]
+    assert field in locations
+
+
+def test_long_and_non_ascii_passwords_work(api: httpx.Client, login: Login) -> None:
+    long_password = "é" * 100  # 200 bytes: past bcrypt's 72-byte limit
+    for email, password in [("long@example.com", long_password), ("emoji@example.com", "pässwörd🙂")]:
+        response = api.post("/users/", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        token = api.post("/auth/token", data={"username": email, "password": password})
+        assert token.status_code == 200
+    # Only the full password matches: nothing is silently truncated.
+    wrong = api.post(
+        "/auth/token", data={"username": "long@example.com", "password": "é" * 99}
+    )
+    assert wrong.status_code == 401
+
+
+def test_admin_may_create_an_editor(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin = make_user(role=Role.ADMIN)
+    response = api.post(
+        "/users/",
+        json={"email": "ed@example.com", "password": "12345678", "role": "editor"},
+        headers=login(admin),
+    )
+    assert response.status_code == 201
+    assert response.json()["role"] == "editor"
+
+
+def test_signup_can_be_switched_off(
+    live_server: object, database: Database, settings: object
+) -> None:
+    from cms.app import create_app
+    from tests.conftest import LiveServer, make_settings
+
+    closed = LiveServer(create_app(make_settings(database.url, allow_signup=False)))
+    closed.start()
+    try:
+        response = httpx.post(
+            f"{closed.url}/users/", json={"email": "x@example.com", "password": "12345678"}
+        )
+    finally:
+        closed.stop()
+    assert response.status_code == 403
+    assert "Sign-up is disabled" in response.json()["detail"]
+
+
+def test_users_list_is_for_staff_only(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    author = make_user()
+    editor = make_user(role=Role.EDITOR)
+    assert api.get("/users/").status_code == 401
+    assert api.get("/users/", headers=login(author)).status_code == 403
+    response = api.get("/users/", headers=login(editor))
+    assert response.status_code == 200
+    assert {user["email"] for user in response.json()} == {author.email, editor.email}
+    assert api.get("/users/?limit=1", headers=login(editor)).json()[0]["id"] == author.id
+    assert api.get("/users/?limit=0", headers=login(editor)).status_code == 422
+    assert api.get("/users/?skip=-1", headers=login(editor)).status_code == 422
+
+
+def test_a_user_sees_themself_but_others_are_404(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    alice, bob = make_user(), make_user()
+    headers = login(alice)
+    assert api.get("/users/me", headers=headers).json()["id"] == alice.id
+    assert api.get(f"/users/{alice.id}", headers=headers).status_code == 200
+    assert api.get(f"/users/{bob.id}", headers=headers).status_code == 404
+    assert api.get(f"/users/{bob.id}").status_code == 404
+    assert api.get("/users/me").status_code == 401
+    assert api.get("/users/99999999999999999999").status_code == 422
+
+
+def test_user_shows_only_articles_the_caller_may_see(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    author, editor = make_user(), make_user(role=Role.EDITOR)
+    headers = login(author)
+    api.post("/articles/", json={"title": "Draft"}, headers=headers)
+    api.post("/articles/", json={"title": "Live", "status": "published"}, headers=headers)
+    own = api.get("/users/me", headers=headers).json()
+    assert own["article_count"] == 2
+    assert [article["title"] for article in own["articles"]] == ["Live", "Draft"]
+    staff_view = api.get(f"/users/{author.id}", headers=login(editor)).json()
+    assert staff_view["article_count"] == 2
+    listed = api.get("/users/", headers=login(editor)).json()
+    by_id = {user["id"]: user for user in listed}
+    assert by_id[author.id]["article_count"] == 2
+    assert by_id[editor.id]["articles"] == []
+
+
+def test_self_may_change_name_but_not_role(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    user = make_user()
+    headers = login(user)
+    response = api.patch(f"/users/{user.id}", json={"name": "New Name"}, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["name"] == "New Name"
+    for forbidden in ({"role": "admin"}, {"is_active": False}, {"email": "new@example.com"}):
+        response = api.patch(f"/users/{user.id}", json=forbidden, headers=headers)
+        assert response.status_code == 403, forbidden
+    assert api.get("/users/me", headers=headers).json()["role"] == "author"
+
+
+def test_password_change_needs_current_password_and_revokes_tokens(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    user = make_user()
+    headers = login(user)
+    wrong = api.patch(
+        f"/users/{user.id}",
+        json={"password": "brand new password", "current_password": "nope"},
+        headers=headers,
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"] == ["body", "current_password"]
+    changed = api.patch(
+        f"/users/{user.id}",
+        json={"password": "brand new password", "current_password": DEFAULT_PASSWORD},
+        headers=headers,
+    )
+    assert changed.status_code == 200
+    assert api.get("/users/me", headers=headers).status_code == 401
+    assert login(user, "brand new password")
+
+
+def test_deactivation_and_deletion_end_tokens_at_once(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin, victim, other = make_user(role=Role.ADMIN), make_user(), make_user()
+    victim_headers, other_headers = login(victim), login(other)
+    admin_headers = login(admin)
+    response = api.patch(f"/users/{victim.id}", json={"is_active": False}, headers=admin_headers)
+    assert response.status_code == 200 and response.json()["is_active"] is False
+    assert api.get("/users/me", headers=victim_headers).status_code == 401
+    assert api.delete(f"/users/{other.id}", headers=admin_headers).status_code == 204
+    assert api.get("/users/me", headers=other_headers).status_code == 401
+
+
+def test_deleting_a_user_deletes_their_articles(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin, author = make_user(role=Role.ADMIN), make_user()
+    created = api.post(
+        "/articles/", json={"title": "Bye", "status": "published"}, headers=login(author)
+    ).json()
+    assert api.delete(f"/users/{author.id}", headers=login(admin)).status_code == 204
+    assert api.get(f"/articles/{created['id']}").status_code == 404
+    assert api.get(f"/users/{author.id}", headers=login(admin)).status_code == 404
+
+
+def test_only_admins_delete_users_and_the_last_admin_stays(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin, editor = make_user(role=Role.ADMIN), make_user(role=Role.EDITOR)
+    assert api.delete(f"/users/{admin.id}", headers=login(editor)).status_code == 403
+    response = api.delete(f"/users/{admin.id}", headers=login(admin))
+    assert response.status_code == 409
+    assert "last active admin" in response.json()["detail"]
+    demote = api.patch(f"/users/{admin.id}", json={"role": "editor"}, headers=login(admin))
+    assert demote.status_code == 409
+
+
+def test_admin_changing_email_to_a_taken_one_is_409(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin, user = make_user(role=Role.ADMIN), make_user()
+    response = api.patch(
+        f"/users/{user.id}", json={"email": admin.email.upper()}, headers=login(admin)
+    )
+    assert response.status_code == 409
