@@ -12,13 +12,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from wtforms import Form, PasswordField
-from wtforms.validators import Email, Length, Optional
+from wtforms import Form, PasswordField, StringField
+from wtforms.validators import Email, Length, Optional, Regexp
 
 from admin.auth import current_user
 from cms import permissions
 from cms.articles import service as articles
 from cms.articles.models import Article, ArticleStatus
+from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
 from cms.db import utcnow
 from cms.errors import DomainError, InvalidInput
 from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -241,14 +242,30 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.author,
     ]
     form_args: ClassVar = {
-        "slug": {"description": "Leave blank to make one from the title."},
         "published_at": {"description": "UTC. Leave blank to stamp the moment it is published."},
-        "author": {"description": "Leave blank to write as yourself."},
+        "author": {"description": "Leave blank to write as yourself.", "allow_blank": True},
     }
     # Authors are looked up as you type: the form never loads every user.
     form_ajax_refs: ClassVar = {
         "author": {"fields": ("email", "name"), "order_by": "email", "page_size": 20}
     }
+
+    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
+        base: type[Form] = await super().scaffold_form(rules)
+
+        class ArticleForm(base):  # type: ignore[misc]
+            # Optional here although the column is not: the service makes one.
+            slug = StringField(
+                "Slug",
+                validators=[
+                    Optional(),
+                    Length(max=SLUG_MAX_LENGTH),
+                    Regexp(SLUG_PATTERN, message="Use lower-case letters, digits and hyphens"),
+                ],
+                description="Leave blank to make one from the title.",
+            )
+
+        return ArticleForm
 
     def list_query(self, request: Request) -> Select[Any]:
         return select(Article).where(permissions.visible_articles(current_user(request), utcnow()))

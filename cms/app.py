@@ -5,12 +5,15 @@ entry point group, so this package never imports it (``admin`` depends on ``cms`
 reverse). A plugin is a callable ``install(app, database, settings)``.
 """
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -35,6 +38,11 @@ _STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
     errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
 }
+
+
+class ASCIIJSONResponse(JSONResponse):
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
 def create_app(settings: Settings | None = None, *, plugins: bool = True) -> FastAPI:
@@ -91,6 +99,18 @@ def _add_health_checks(app: FastAPI, database: Database) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's body, minus each error's "input": echoing it would send passwords and
+        # megabyte bodies back to the client. ASCII-escaped so any input renders.
+        errors_out = [
+            {key: value for key, value in error.items() if key != "input"} for error in exc.errors()
+        ]
+        return ASCIIJSONResponse(
+            {"detail": jsonable_encoder(errors_out)},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
     @app.exception_handler(errors.DomainError)
     async def domain_error(_request: Request, exc: errors.DomainError) -> JSONResponse:
         if isinstance(exc, errors.InvalidInput):

@@ -86,10 +86,15 @@ def makemigrations(
     schema.make_migration(settings.database_url, message)
 
 
+def _interactive() -> bool:
+    """Whether someone is at the terminal to answer prompts (scripts get errors instead)."""
+    return sys.stdin.isatty()
+
+
 def _prompt_password(password: str | None) -> str:
     if password is not None:
         return password
-    if not sys.stdin.isatty():
+    if not _interactive():
         raise _fail("no password given; use --password or CMS_ADMIN_PASSWORD", 2)
     value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return value
@@ -107,7 +112,7 @@ def createsuperuser(
     settings = _settings()
     email = email or settings.admin_email
     if email is None:
-        if not sys.stdin.isatty():
+        if not _interactive():
             raise _fail("no email given; use --email or CMS_ADMIN_EMAIL", 2)
         email = typer.prompt("Email")
     if password is None and settings.admin_password is not None:
@@ -247,3 +252,7 @@ def bootstrap(
         raise _fail(exc.message) from exc
     finally:
         database.dispose()
+
+
+if __name__ == "__main__":
+    app()

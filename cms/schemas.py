@@ -17,5 +17,15 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _encodable(value: str) -> str:
+    # JSON may escape half a surrogate pair ("\ud800"); no database can store one.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text (found an unpaired surrogate)") from exc
+    return value
+
+
 NonBlank = AfterValidator(_not_blank)
-Name = Annotated[str, Field(max_length=100)]
+Encodable = AfterValidator(_encodable)
+Name = Annotated[str, Field(max_length=100), Encodable]

@@ -124,6 +124,7 @@ class LiveServer:
     """uvicorn serving an app on a loopback port in a background thread."""
 
     def __init__(self, app: FastAPI) -> None:
+        self.app = app
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")

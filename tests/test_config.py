@@ -7,7 +7,7 @@ from cms.config import DEVELOPMENT_SECRET_KEY, Settings
 
 
 def test_development_runs_with_the_default_secret() -> None:
-    settings = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, environment="development")
     assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY
     assert settings.database_url.startswith("sqlite:///")
 
@@ -18,7 +18,7 @@ def test_production_refuses_a_default_or_short_secret(
 ) -> None:
     monkeypatch.delenv("CMS_SECRET_KEY", raising=False)
     with pytest.raises(ValidationError, match="CMS_SECRET_KEY"):
-        Settings(_env_file=None, environment="production", secret_key=secret)  # type: ignore[call-arg]
+        Settings(_env_file=None, environment="production", secret_key=secret)
 
 
 def test_settings_come_from_cms_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,7 +26,7 @@ def test_settings_come_from_cms_prefixed_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CMS_SECRET_KEY", "s" * 40)
     monkeypatch.setenv("CMS_DATABASE_URL", "mysql+mysqldb://u@db/cms")
     monkeypatch.setenv("CMS_ALLOW_SIGNUP", "false")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.environment == "production"
     assert settings.database_url == "mysql+mysqldb://u@db/cms"
     assert settings.allow_signup is False

@@ -7,17 +7,17 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from cms.articles.models import BODY_MAX_BYTES, TITLE_MAX_LENGTH, Article, ArticleStatus
 from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
-from cms.schemas import NonBlank
+from cms.schemas import Encodable, NonBlank
 
 
 def _body_within_limit(body: str) -> str:
-    if len(body.encode("utf-8", "surrogatepass")) > BODY_MAX_BYTES:
+    if len(body.encode("utf-8")) > BODY_MAX_BYTES:
         raise ValueError(f"must be at most {BODY_MAX_BYTES} bytes of UTF-8 (1 MiB)")
     return body
 
 
-Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_LENGTH), NonBlank]
-Body = Annotated[str, AfterValidator(_body_within_limit)]
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_LENGTH), Encodable, NonBlank]
+Body = Annotated[str, Encodable, AfterValidator(_body_within_limit)]
 Slug = Annotated[str, Field(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 
 

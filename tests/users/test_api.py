@@ -41,7 +41,10 @@ def test_signup_creates_an_author_with_an_argon2id_hash(
 
 
 def test_duplicate_email_is_409_whatever_its_case(api: httpx.Client) -> None:
-    assert api.post("/users/", json={"email": "a@example.com", "password": "12345678"}).status_code == 201
+    assert (
+        api.post("/users/", json={"email": "a@example.com", "password": "12345678"}).status_code
+        == 201
+    )
     response = api.post("/users/", json={"email": "A@Example.COM", "password": "12345678"})
     assert response.status_code == 409
     assert response.json() == {"detail": "Email already registered"}
@@ -77,15 +80,16 @@ def test_bad_signups_are_rejected_with_a_named_field(
 
 def test_long_and_non_ascii_passwords_work(api: httpx.Client, login: Login) -> None:
     long_password = "é" * 100  # 200 bytes: past bcrypt's 72-byte limit
-    for email, password in [("long@example.com", long_password), ("emoji@example.com", "pässwörd🙂")]:
+    for email, password in [
+        ("long@example.com", long_password),
+        ("emoji@example.com", "pässwörd🙂"),
+    ]:
         response = api.post("/users/", json={"email": email, "password": password})
         assert response.status_code == 201, response.text
         token = api.post("/auth/token", data={"username": email, "password": password})
         assert token.status_code == 200
     # Only the full password matches: nothing is silently truncated.
-    wrong = api.post(
-        "/auth/token", data={"username": "long@example.com", "password": "é" * 99}
-    )
+    wrong = api.post("/auth/token", data={"username": "long@example.com", "password": "é" * 99})
     assert wrong.status_code == 401
 
 

@@ -1,0 +1,381 @@
+"""The back office over real HTTP: login, forms, and the same policy as the API."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from cms.articles.models import Article, ArticleStatus
+from cms.db import Database
+from cms.security import verify_password
+from cms.users.models import Role, User
+from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory
+
+
+@pytest.fixture
+def browser(live_server: LiveServer, database: Database) -> Iterator[httpx.Client]:
+    """A cookie-keeping HTTP client, like a browser without JavaScript."""
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
+
+
+def admin_login(
+    client: httpx.Client, email: str, password: str = DEFAULT_PASSWORD
+) -> httpx.Response:
+    return client.post("/admin/login", data={"username": email, "password": password})
+
+
+def signed_in(client: httpx.Client, user: User) -> httpx.Client:
+    response = admin_login(client, user.email)
+    assert response.status_code == 302, response.text
+    return client
+
+
+def stored(database: Database, model: type, object_id: int) -> object:
+    with database.sessionmaker() as session:
+        return session.get(model, object_id)
+
+
+def test_staff_can_sign_in_and_out(browser: httpx.Client, make_user: UserFactory) -> None:
+    editor = make_user(role=Role.EDITOR)
+    assert browser.get("/admin/").status_code == 302  # to the login page
+    response = admin_login(browser, editor.email.upper())
+    assert response.status_code == 302
+    assert browser.get("/admin/article/list").status_code == 200
+    browser.get("/admin/logout")
+    assert browser.get("/admin/article/list").status_code == 302
+
+
+@pytest.mark.parametrize("case", ["author", "inactive", "wrong password", "unknown"])
+def test_login_refuses_authors_inactive_users_and_bad_credentials(
+    browser: httpx.Client, make_user: UserFactory, case: str
+) -> None:
+    if case == "author":
+        email = make_user().email
+    elif case == "inactive":
+        email = make_user(role=Role.ADMIN, is_active=False).email
+    elif case == "wrong password":
+        email = make_user(role=Role.ADMIN).email
+    else:
+        email = "nobody@example.com"
+    password = "not the password" if case == "wrong password" else DEFAULT_PASSWORD
+    response = admin_login(browser, email, password)
+    assert response.status_code == 400
+    assert "Invalid credentials" in response.text
+    assert browser.get("/admin/article/list").status_code == 302
+
+
+def test_deactivation_ends_a_back_office_session(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    signed_in(browser, editor)
+    with database.transaction() as session:
+        user = session.get(User, editor.id)
+        assert user is not None
+        user.is_active = False
+        user.session_version += 1
+    assert browser.get("/admin/article/list").status_code == 302
+
+
+def test_admin_creates_a_user_whose_password_is_hashed_by_the_hook(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    signed_in(browser, make_user(role=Role.ADMIN))
+    form = {
+        "email": "New.Editor@Example.com",
+        "name": "New Editor",
+        "role": "editor",
+        "is_active": "y",
+        "password": "fresh password",
+        "save": "Save",
+    }
+    response = browser.post("/admin/user/create", data=form)
+    assert response.status_code == 302, response.text
+    with database.sessionmaker() as session:
+        user = session.scalar(select(User).where(User.email == "new.editor@example.com"))
+    assert user is not None and user.role is Role.EDITOR
+    assert user.hashed_password.startswith("$argon2id$")
+    assert verify_password("fresh password", user.hashed_password)[0]
+
+
+def test_creating_a_user_without_a_password_is_refused(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    signed_in(browser, make_user(role=Role.ADMIN))
+    response = browser.post(
+        "/admin/user/create",
+        data={
+            "email": "x@example.com",
+            "name": "",
+            "role": "author",
+            "is_active": "y",
+            "password": "",
+        },
+    )
+    assert response.status_code == 400
+    assert "needs a password" in response.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("password", "short", "Use 8 to 256 characters"),
+        ("email", "not-an-email", "Enter a valid email address"),
+    ],
+)
+def test_user_form_errors_are_shown(
+    browser: httpx.Client, make_user: UserFactory, field: str, value: str, message: str
+) -> None:
+    signed_in(browser, make_user(role=Role.ADMIN))
+    form = {
+        "email": "ok@example.com",
+        "name": "",
+        "role": "author",
+        "is_active": "y",
+        "password": "long enough",
+        field: value,
+    }
+    response = browser.post("/admin/user/create", data=form)
+    assert response.status_code == 400
+    assert message in response.text
+
+
+def test_duplicate_email_in_the_form_is_a_clear_error(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    admin = make_user(role=Role.ADMIN)
+    signed_in(browser, admin)
+    response = browser.post(
+        "/admin/user/create",
+        data={
+            "email": admin.email.upper(),
+            "name": "",
+            "role": "author",
+            "is_active": "y",
+            "password": "long enough",
+        },
+    )
+    assert response.status_code == 400
+    assert "Email already registered" in response.text
+    assert "INSERT" not in response.text and "IntegrityError" not in response.text
+
+
+def test_editing_with_a_blank_password_keeps_the_old_hash(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    signed_in(browser, make_user(role=Role.ADMIN))
+    user = make_user()
+    before = user.hashed_password
+    response = browser.post(
+        f"/admin/user/edit/{user.id}",
+        data={
+            "email": user.email,
+            "name": "Renamed",
+            "role": "author",
+            "is_active": "y",
+            "password": "",
+            "current_password": "",
+            "save": "Save",
+        },
+    )
+    assert response.status_code == 302, response.text
+    after = stored(database, User, user.id)
+    assert isinstance(after, User)
+    assert after.name == "Renamed"
+    assert after.hashed_password == before
+
+
+def test_admin_resets_someone_elses_password_through_the_hook(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    signed_in(browser, make_user(role=Role.ADMIN))
+    user = make_user()
+    response = browser.post(
+        f"/admin/user/edit/{user.id}",
+        data={
+            "email": user.email,
+            "name": user.name,
+            "role": "author",
+            "is_active": "y",
+            "password": "a brand new one",
+            "save": "Save",
+        },
+    )
+    assert response.status_code == 302, response.text
+    after = stored(database, User, user.id)
+    assert isinstance(after, User)
+    assert after.hashed_password.startswith("$argon2id$")
+    assert verify_password("a brand new one", after.hashed_password)[0]
+    assert after.session_version == user.session_version + 1
+
+
+def test_the_hash_is_never_shown_searched_or_exported(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    admin = make_user(role=Role.ADMIN)
+    signed_in(browser, admin)
+    pages = [
+        browser.get("/admin/user/list"),
+        browser.get(f"/admin/user/details/{admin.id}"),
+        browser.get(f"/admin/user/edit/{admin.id}"),
+        browser.get("/admin/user/export/csv"),
+        browser.get("/admin/user/export/json"),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "argon2" not in page.text and "hashed_password" not in page.text
+        assert "session_version" not in page.text
+    exported = list(csv.reader(io.StringIO(pages[3].text)))
+    assert exported[0] == ["id", "email", "name", "role", "is_active", "created_at"]
+    assert admin.email in pages[0].text
+    # Searching for text of the hash finds nobody: the hash is not a search column.
+    assert admin.email not in browser.get("/admin/user/list?search=argon2").text
+
+
+def test_editors_read_users_but_cannot_change_or_delete_others(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor, author = make_user(role=Role.EDITOR), make_user()
+    signed_in(browser, editor)
+    assert author.email in browser.get("/admin/user/list").text
+    assert browser.get(f"/admin/user/edit/{author.id}").status_code == 403
+    response = browser.post(
+        f"/admin/user/edit/{author.id}",
+        data={"email": author.email, "name": "Hacked", "role": "admin", "is_active": "y"},
+    )
+    assert response.status_code == 403
+    assert browser.get("/admin/user/create").status_code == 403
+    assert browser.delete(f"/admin/user/delete?pks={author.id}").status_code == 403
+    after = stored(database, User, author.id)
+    assert isinstance(after, User) and after.name != "Hacked" and after.role is Role.AUTHOR
+
+
+def test_editor_cannot_promote_themself(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    signed_in(browser, editor)
+    response = browser.post(
+        f"/admin/user/edit/{editor.id}",
+        data={"email": editor.email, "name": editor.name, "role": "admin", "is_active": "y"},
+    )
+    assert response.status_code == 400
+    assert "Only admins" in response.text
+    after = stored(database, User, editor.id)
+    assert isinstance(after, User) and after.role is Role.EDITOR
+
+
+def test_article_form_creates_a_draft_through_the_service(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    signed_in(browser, editor)
+    response = browser.post(
+        "/admin/article/create",
+        data={
+            "title": "From the back office",
+            "slug": "",
+            "body": "Some **bold** text",
+            "status": "draft",
+            "published_at": "",
+            "save": "Save",
+        },
+    )
+    assert response.status_code == 302, response.text
+    with database.sessionmaker() as session:
+        article = session.scalar(select(Article))
+    assert article is not None
+    assert article.slug == "from-the-back-office"
+    assert article.author_id == editor.id
+    assert article.body_html == "<p>Some <strong>bold</strong> text</p>\n"
+    assert article.status is ArticleStatus.DRAFT
+
+
+def test_article_form_publishes_for_another_author_chosen_by_lookup(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    author = make_user(name="Findable Person")
+    signed_in(browser, editor)
+    lookup = browser.get(
+        "/admin/article/ajax/lookup", params={"name": "author", "term": "Findable"}
+    )
+    assert lookup.status_code == 200
+    results = lookup.json()["results"]
+    assert [result["id"] for result in results] == [str(author.id)]
+    response = browser.post(
+        "/admin/article/create",
+        data={
+            "title": "Guest post",
+            "body": "",
+            "status": "published",
+            "published_at": "2026-01-02 03:04:05",
+            "author": str(author.id),
+            "save": "Save",
+        },
+    )
+    assert response.status_code == 302, response.text
+    with database.sessionmaker() as session:
+        article = session.scalar(select(Article))
+    assert article is not None and article.author_id == author.id
+    assert article.published_at is not None
+    assert article.published_at.isoformat() == "2026-01-02T03:04:05+00:00"
+
+
+def test_article_form_errors_come_from_the_shared_rules(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    signed_in(browser, make_user(role=Role.EDITOR))
+    response = browser.post(
+        "/admin/article/create",
+        data={"title": "   ", "body": "", "status": "draft", "save": "Save"},
+    )
+    assert response.status_code == 400
+    assert "Title must not be blank" in response.text
+
+
+def test_article_list_searches_sorts_and_filters(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    with database.transaction() as session:
+        for title, status in [
+            ("Alpha news", ArticleStatus.PUBLISHED),
+            ("Beta draft", ArticleStatus.DRAFT),
+        ]:
+            session.add(
+                Article(
+                    title=title,
+                    slug=title.lower().replace(" ", "-"),
+                    body="",
+                    body_html="",
+                    status=status,
+                    author_id=editor.id,
+                )
+            )
+    signed_in(browser, editor)
+    assert "Beta draft" not in browser.get("/admin/article/list?search=alpha").text
+    assert "Alpha news" in browser.get("/admin/article/list?search=alpha").text
+    drafts = browser.get("/admin/article/list?status=draft").text
+    assert "Beta draft" in drafts and "Alpha news" not in drafts
+    by_title = browser.get("/admin/article/list?sortBy=title&sort=desc").text
+    assert by_title.index("Beta draft") < by_title.index("Alpha news")
+    mine = browser.get(f"/admin/article/list?author_id={editor.id}").text
+    assert "Alpha news" in mine
+
+
+def test_deleting_an_article_from_the_back_office(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    with database.transaction() as session:
+        article = Article(title="Doomed", slug="doomed", body="", body_html="", author_id=editor.id)
+        session.add(article)
+    signed_in(browser, editor)
+    response = browser.delete(f"/admin/article/delete?pks={article.id}")
+    assert response.status_code == 200
+    assert stored(database, Article, article.id) is None

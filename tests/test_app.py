@@ -1,0 +1,97 @@
+"""Site-wide behaviour: health checks, transactions, error bodies, OpenAPI."""
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from cms import schema
+from cms.app import create_app
+from cms.articles.models import Article
+from cms.db import Database
+from tests.conftest import LiveServer, ScratchDatabases, UserFactory, make_settings
+
+Login = Callable[..., dict[str, str]]
+
+
+def test_healthz_answers(api: httpx.Client) -> None:
+    response = api.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ok_on_a_migrated_database(api: httpx.Client) -> None:
+    response = api.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.fixture
+def unmigrated_server(scratch_databases: ScratchDatabases) -> Iterator[tuple[LiveServer, str]]:
+    url = scratch_databases.create()
+    server = LiveServer(create_app(make_settings(url), plugins=False))
+    server.start()
+    yield server, url
+    server.stop()
+    server.app.state.database.dispose()
+
+
+def test_readyz_is_503_until_the_schema_is_migrated(
+    unmigrated_server: tuple[LiveServer, str],
+) -> None:
+    server, url = unmigrated_server
+    response = httpx.get(f"{server.url}/readyz")
+    assert response.status_code == 503
+    assert "no schema" in response.json()["detail"]
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    schema.upgrade(url)
+    assert httpx.get(f"{server.url}/readyz").status_code == 200
+
+
+def test_a_failed_commit_is_never_reported_as_success(
+    api: httpx.Client, make_user: UserFactory, login: Login, database: Database
+) -> None:
+    headers = login(make_user())
+
+    def refuse(_session: Session) -> None:
+        raise RuntimeError("simulated commit failure")
+
+    event.listen(database.sessionmaker, "before_commit", refuse)
+    try:
+        response = api.post("/articles/", json={"title": "Lost?"}, headers=headers)
+    finally:
+        event.remove(database.sessionmaker, "before_commit", refuse)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error"}
+    assert "simulated" not in response.text
+    with database.sessionmaker() as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 0
+
+
+def test_validation_errors_never_echo_what_was_sent(api: httpx.Client) -> None:
+    response = api.post("/users/", json={"email": "a@example.com", "password": "secret7"})
+    assert response.status_code == 422
+    assert "secret7" not in response.text
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["body", "password"]
+    assert "at least 8" in error["msg"]
+
+
+def test_openapi_describes_the_api_and_its_login(api: httpx.Client) -> None:
+    spec = api.get("/openapi.json").json()
+    for path in [
+        "/users/",
+        "/users/me",
+        "/articles/",
+        "/articles/{article_id}",
+        "/auth/token",
+        "/users/{user_id}/articles/",
+        "/healthz",
+        "/readyz",
+    ]:
+        assert path in spec["paths"], path
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/token"
+    assert api.get("/docs").status_code == 200

@@ -1,0 +1,215 @@
+"""The ``cms`` command line, run against the test database."""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from cms.articles.models import Article, ArticleStatus
+from cms.cli import app
+from cms.db import Database, utcnow
+from cms.security import verify_password
+from cms.users.models import Role, User
+from tests.conftest import TEST_SECRET_KEY, ScratchDatabases, UserFactory
+
+
+@pytest.fixture
+def cli_env(database: Database, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
+        "CMS_DATABASE_URL": database.url,
+        "CMS_ENVIRONMENT": "test",
+        "CMS_SECRET_KEY": TEST_SECRET_KEY,
+    }
+    for name in ("CMS_ADMIN_EMAIL", "CMS_ADMIN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return env
+
+
+@pytest.fixture
+def runner() -> Iterator[CliRunner]:
+    yield CliRunner()
+
+
+def find_user(database: Database, email: str) -> User | None:
+    with database.sessionmaker() as session:
+        return session.scalar(select(User).where(User.email == email))
+
+
+def test_createsuperuser_with_options(
+    runner: CliRunner, cli_env: dict[str, str], database: Database
+) -> None:
+    result = runner.invoke(
+        app,
+        ["createsuperuser", "--email", "Boss@Example.com", "--password", "a strong password"],
+        env=cli_env,
+    )
+    assert result.exit_code == 0, result.output
+    user = find_user(database, "boss@example.com")
+    assert user is not None and user.role is Role.ADMIN and user.is_active
+    assert verify_password("a strong password", user.hashed_password)[0]
+    assert "a strong password" not in result.output
+
+
+def test_createsuperuser_from_environment(
+    runner: CliRunner, cli_env: dict[str, str], database: Database
+) -> None:
+    env = {**cli_env, "CMS_ADMIN_EMAIL": "env@example.com", "CMS_ADMIN_PASSWORD": "from the env"}
+    result = runner.invoke(app, ["createsuperuser"], env=env)
+    assert result.exit_code == 0, result.output
+    user = find_user(database, "env@example.com")
+    assert user is not None and verify_password("from the env", user.hashed_password)[0]
+
+
+def test_createsuperuser_prompts_when_interactive(
+    runner: CliRunner, cli_env: dict[str, str], database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cms.cli._interactive", lambda: True)
+    result = runner.invoke(
+        app,
+        ["createsuperuser"],
+        env=cli_env,
+        input="asked@example.com\ntyped password\ntyped password\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = find_user(database, "asked@example.com")
+    assert user is not None and verify_password("typed password", user.hashed_password)[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--email", "not-an-email", "--password", "long enough"], "not a valid email"),
+        (["--email", "a@example.com", "--password", "short"], "at least 8"),
+        (["--email", "a@example.com"], "no password given"),
+    ],
+)
+def test_createsuperuser_explains_bad_input(
+    runner: CliRunner, cli_env: dict[str, str], args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["createsuperuser", *args], env=cli_env)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_createsuperuser_refuses_a_taken_email(
+    runner: CliRunner, cli_env: dict[str, str], make_user: UserFactory
+) -> None:
+    user = make_user()
+    result = runner.invoke(
+        app, ["createsuperuser", "--email", user.email, "--password", "long enough"], env=cli_env
+    )
+    assert result.exit_code == 1
+    assert "Email already registered" in result.output
+
+
+def test_changepassword(
+    runner: CliRunner, cli_env: dict[str, str], make_user: UserFactory, database: Database
+) -> None:
+    user = make_user()
+    result = runner.invoke(
+        app, ["changepassword", user.email, "--password", "replacement pw"], env=cli_env
+    )
+    assert result.exit_code == 0, result.output
+    after = find_user(database, user.email)
+    assert after is not None
+    assert verify_password("replacement pw", after.hashed_password)[0]
+    assert after.session_version == user.session_version + 1
+    missing = runner.invoke(
+        app, ["changepassword", "ghost@example.com", "--password", "whatever pw"], env=cli_env
+    )
+    assert missing.exit_code == 1 and "no user" in missing.output
+
+
+def test_check_reports_a_healthy_setup(runner: CliRunner, cli_env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["check"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "database: reachable" in result.output and "schema: at head" in result.output
+
+
+def test_check_fails_on_an_unmigrated_database_and_migrate_fixes_it(
+    runner: CliRunner, cli_env: dict[str, str], scratch_databases: ScratchDatabases
+) -> None:
+    env = {**cli_env, "CMS_DATABASE_URL": scratch_databases.create()}
+    failed = runner.invoke(app, ["check"], env=env)
+    assert failed.exit_code == 1
+    assert "no schema yet" in failed.output
+    assert runner.invoke(app, ["migrate"], env=env).exit_code == 0
+    assert runner.invoke(app, ["check"], env=env).exit_code == 0
+
+
+def test_check_refuses_bad_settings(runner: CliRunner, cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "CMS_ENVIRONMENT": "production", "CMS_SECRET_KEY": "short"}
+    result = runner.invoke(app, ["check"], env=env)
+    assert result.exit_code == 2
+    assert "CMS_SECRET_KEY" in result.output
+
+
+def test_seed_demo_adds_mostly_published_articles(
+    runner: CliRunner, cli_env: dict[str, str], database: Database
+) -> None:
+    result = runner.invoke(
+        app, ["seed-demo", "--users", "3", "--articles", "300", "--seed", "7"], env=cli_env
+    )
+    assert result.exit_code == 0, result.output
+    assert "Added 3 users and 300 articles" in result.output
+    now = utcnow()
+    with database.sessionmaker() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 3
+        articles = session.scalars(select(Article)).all()
+    assert len(articles) == 300
+    assert len({article.slug for article in articles}) == 300
+    visible = [article for article in articles if article.is_visible_at(now)]
+    drafts = [article for article in articles if article.status is ArticleStatus.DRAFT]
+    assert len(visible) > 200 and 0 < len(drafts) < 60
+    assert all(article.body_html.startswith("<p>") for article in articles)
+    # Running it again adds more without slug collisions.
+    again = runner.invoke(app, ["seed-demo", "--users", "0", "--articles", "50"], env=cli_env)
+    assert again.exit_code == 0, again.output
+
+
+def test_seed_demo_needs_authors(runner: CliRunner, cli_env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["seed-demo", "--users", "0", "--articles", "5"], env=cli_env)
+    assert result.exit_code == 1
+    assert "no active users" in result.output
+
+
+def test_bootstrap_creates_one_admin_and_demo_content_once(
+    runner: CliRunner, cli_env: dict[str, str], scratch_databases: ScratchDatabases
+) -> None:
+    url = scratch_databases.create()
+    env = {**cli_env, "CMS_DATABASE_URL": url}
+    first = runner.invoke(app, ["bootstrap", "--demo-articles", "10"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "Created the first admin: admin@example.com" in first.output
+    password = first.output.split("Its password (shown only now): ")[1].split()[0]
+    second = runner.invoke(app, ["bootstrap", "--demo-articles", "10"], env=env)
+    assert second.exit_code == 0 and "Created" not in second.output
+    database = Database(url)
+    try:
+        with database.sessionmaker() as session:
+            admin = session.scalar(select(User).where(User.role == Role.ADMIN))
+            assert admin is not None and verify_password(password, admin.hashed_password)[0]
+            assert session.scalar(select(func.count()).select_from(Article)) == 10
+    finally:
+        database.dispose()
+
+
+def test_the_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cms.cli", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    for command in [
+        "serve",
+        "migrate",
+        "makemigrations",
+        "createsuperuser",
+        "changepassword",
+        "check",
+        "seed-demo",
+        "bootstrap",
+    ]:
+        assert command in result.stdout
