@@ -128,12 +128,16 @@ class UserAdmin(ServiceModelView, model=User):
 
         class UserForm(base):  # type: ignore[misc]
             password = PasswordField(
-                "Password", validators=[Optional(), length], description=password_help
+                "Password",
+                validators=[Optional(), length],
+                description=password_help,
+                render_kw={"class": "form-control", "autocomplete": "new-password"},
             )
             current_password = PasswordField(
                 "Your current password",
                 validators=[Optional()],
                 description="Needed only to change your own password.",
+                render_kw={"class": "form-control", "autocomplete": "current-password"},
             )
 
         return UserForm
@@ -263,7 +267,10 @@ class ArticleAdmin(ServiceModelView, model=Article):
                     Regexp(SLUG_PATTERN, message="Use lower-case letters, digits and hyphens"),
                 ],
                 description="Leave blank to make one from the title.",
+                render_kw={"class": "form-control"},
             )
+            # WTForms orders fields by creation: keep slug where the model declares it.
+            slug.creation_counter = base.slug.creation_counter
 
         return ArticleForm
 
