@@ -15,7 +15,7 @@ from starlette.responses import Response
 from cms import permissions
 from cms.auth.service import authenticate
 from cms.config import Settings
-from cms.db import Database, utcnow
+from cms.db import Database, begin_write, utcnow
 from cms.errors import AuthenticationFailed, TooManyAttempts
 from cms.users.models import User
 
@@ -59,6 +59,7 @@ class StaffAuthentication(AuthenticationBackend):
 
     def _check_credentials(self, email: str, password: str) -> tuple[int, int] | None:
         with self.database.sessionmaker() as session:
+            begin_write(session)
             try:
                 user = authenticate(session, email=email, password=password, settings=self.settings)
             except AuthenticationFailed:

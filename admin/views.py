@@ -20,7 +20,7 @@ from cms import permissions
 from cms.articles import service as articles
 from cms.articles.models import Article, ArticleStatus
 from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
-from cms.db import utcnow
+from cms.db import begin_write, utcnow
 from cms.errors import DomainError, InvalidInput
 from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from cms.users import service as users
@@ -43,6 +43,7 @@ class ServiceModelView(ModelView):
 
         def in_transaction() -> T:
             with self.session_maker() as session:
+                begin_write(session)
                 actor = session.get(User, actor_id)
                 if actor is None:
                     raise AdminError("Your account no longer exists")

@@ -32,6 +32,7 @@ MYSQL_INIT_COMMAND = (
     "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
 )
 MYSQL_TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+WRITER_OPTION = "cms_writer"
 
 
 class Base(DeclarativeBase):
@@ -114,7 +115,19 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(WRITER_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write(session: Session) -> None:
+    """Start ``session``'s transaction as one that will write.
+
+    On SQLite this takes the write lock up front (``BEGIN IMMEDIATE``): two writers then
+    queue on the busy timeout instead of the second failing when its read transaction
+    tries to become a write. Elsewhere it only starts the transaction. Call it before the
+    session's first query.
+    """
+    session.connection(execution_options={WRITER_OPTION: True})
 
 
 class Database:
@@ -129,6 +142,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on any error."""
         with self.sessionmaker() as session, session.begin():
+            begin_write(session)
             yield session
 
     def dispose(self) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from cms.auth.service import user_for_token
 from cms.config import Settings
-from cms.db import Database
+from cms.db import Database, begin_write
 from cms.users.models import User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -25,13 +25,20 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(
+    request: Request, database: Annotated[Database, Depends(get_database)]
+) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent.
 
     Used with ``scope="function"`` so the commit runs before FastAPI sends the response:
     a commit that fails becomes an error response, never a 2xx.
     """
     with database.sessionmaker() as session:
+        if request.method not in SAFE_METHODS:
+            begin_write(session)
         try:
             yield session
             session.commit()

@@ -24,7 +24,8 @@ from cms.users.models import User
 ARTICLE_NOT_FOUND = "Article not found"
 SLUG_TAKEN = "Slug already in use by another article; choose another"
 EDITABLE_FIELDS = frozenset({"title", "body", "slug", "status", "published_at"})
-_SLUG_ATTEMPTS = 5
+# Each failed attempt means another writer committed that slug meanwhile.
+_SLUG_ATTEMPTS = 20
 
 
 def get_visible_article(
