@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 TITLE_MAX_LENGTH = 200
 BODY_MAX_BYTES = 1024 * 1024
+# MySQL's DATETIME holds years 1000-9999; anything outside this is a typo anyway.
+EARLIEST_PUBLICATION = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_PUBLICATION = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class ArticleStatus(StrEnum):

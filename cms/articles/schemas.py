@@ -6,7 +6,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from cms.articles.models import BODY_MAX_BYTES, TITLE_MAX_LENGTH, Article, ArticleStatus
+from cms.articles.service import publication_time_in_utc
 from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
+from cms.errors import InvalidInput
 from cms.schemas import Encodable, NonBlank
 
 
@@ -18,6 +20,16 @@ def _body_within_limit(body: str) -> str:
 
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_LENGTH), Encodable, NonBlank]
 Body = Annotated[str, Encodable, AfterValidator(_body_within_limit)]
+
+
+def _publication_time(value: datetime) -> datetime:
+    try:
+        return publication_time_in_utc(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+
+
+PublicationTime = Annotated[AwareDatetime, AfterValidator(_publication_time)]
 Slug = Annotated[str, Field(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 
 
@@ -28,7 +40,7 @@ class ArticleCreate(BaseModel):
     body: Body = ""
     slug: Slug | None = Field(default=None, description="Made from the title when absent")
     status: ArticleStatus = ArticleStatus.DRAFT
-    published_at: AwareDatetime | None = Field(
+    published_at: PublicationTime | None = Field(
         default=None, description="Defaults to the moment it is published; future = scheduled"
     )
 
@@ -42,7 +54,7 @@ class ArticleUpdate(BaseModel):
     body: Body | None = None
     slug: Slug | None = None
     status: ArticleStatus | None = None
-    published_at: AwareDatetime | None = None
+    published_at: PublicationTime | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -5,7 +5,7 @@ Services take a session and plain arguments, enforce :mod:`cms.permissions`, rai
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
-from cms.articles.models import BODY_MAX_BYTES, TITLE_MAX_LENGTH, Article, ArticleStatus
+from cms.articles.models import (
+    BODY_MAX_BYTES,
+    EARLIEST_PUBLICATION,
+    LATEST_PUBLICATION,
+    TITLE_MAX_LENGTH,
+    Article,
+    ArticleStatus,
+)
 from cms.articles.rendering import render_markdown
 from cms.articles.slugs import available_slug, is_valid_slug, slug_from_title
 from cms.db import utcnow
@@ -140,6 +147,7 @@ def create_article(
         raise PermissionDenied("Sign in to write articles")
     _validate_title(title)
     _validate_body(body)
+    _validate_published_at(published_at)
     author = session.get(User, author_id)
     if author is None:
         raise NotFound("User does not exist")
@@ -189,6 +197,7 @@ def update_article(
         article.body = changes["body"]
         article.body_html = render_markdown(changes["body"])
     if "published_at" in changes:
+        _validate_published_at(changes["published_at"])
         article.published_at = changes["published_at"]
     if "status" in changes:
         article.status = ArticleStatus(changes["status"])
@@ -242,6 +251,24 @@ def _validate_title(title: str) -> None:
         raise InvalidInput("title", "Title must not be blank")
     if len(title) > TITLE_MAX_LENGTH:
         raise InvalidInput("title", f"Title must be at most {TITLE_MAX_LENGTH} characters")
+
+
+def publication_time_in_utc(published_at: datetime) -> datetime:
+    """``published_at`` in UTC, or :class:`InvalidInput` if it has no offset or is out of range."""
+    if published_at.tzinfo is None:
+        raise InvalidInput("published_at", "Give the time with a UTC offset")
+    try:
+        in_utc = published_at.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST_PUBLICATION <= in_utc <= LATEST_PUBLICATION:
+        raise InvalidInput("published_at", "Publication time must be between 1970 and 9999")
+    return in_utc
+
+
+def _validate_published_at(published_at: datetime | None) -> None:
+    if published_at is not None:
+        publication_time_in_utc(published_at)
 
 
 def _validate_body(body: str) -> None:

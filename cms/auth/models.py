@@ -6,6 +6,7 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cms.db import MYSQL_TABLE_ARGS, Base, UTCDateTime
+from cms.users.models import EMAIL_MAX_LENGTH
 
 
 class LoginThrottle(Base):
@@ -15,7 +16,7 @@ class LoginThrottle(Base):
     __table_args__ = MYSQL_TABLE_ARGS
 
     # The normalized email that was tried, whether or not an account has it.
-    login: Mapped[str] = mapped_column(String(254), primary_key=True)
+    login: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -12,7 +12,7 @@ from cms.auth.models import LoginThrottle
 from cms.config import Settings
 from cms.db import utcnow
 from cms.errors import AuthenticationFailed, TooManyAttempts
-from cms.users.models import User
+from cms.users.models import EMAIL_MAX_LENGTH, User
 from cms.users.service import get_user_by_email, normalize_email
 
 LOGIN_FAILED = "Incorrect email or password"
@@ -26,7 +26,8 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
     Unknown emails cost one hash verification too, so timing reveals nothing.
     A hash in an outdated scheme is replaced on success.
     """
-    login = normalize_email(email)
+    # No account has a longer email; the key is cut to the column so any input is counted.
+    login = normalize_email(email)[:EMAIL_MAX_LENGTH]
     now = utcnow()
     throttle = session.get(LoginThrottle, login, with_for_update=True)
     if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from cms.articles.models import Article
 
 
+EMAIL_MAX_LENGTH = 254
+
+
 class Role(StrEnum):
     """Roles in increasing order of power: ``author < editor < admin``."""
 
@@ -34,7 +37,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stored lower-cased so uniqueness is case-insensitive on every backend.
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     role: Mapped[Role] = mapped_column(
         Enum(

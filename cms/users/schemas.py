@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from cms.articles.schemas import ArticlePublic
 from cms.schemas import Encodable, Name
 from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
-from cms.users.models import Role, User
+from cms.users.models import EMAIL_MAX_LENGTH, Role, User
 
-Email = Annotated[EmailStr, Field(max_length=254)]
+Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH)]
 Password = Annotated[
     str, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH), Encodable
 ]

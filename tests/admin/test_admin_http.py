@@ -338,6 +338,18 @@ def test_article_form_errors_come_from_the_shared_rules(
     assert "Title must not be blank" in response.text
 
 
+def test_an_out_of_range_publication_time_is_a_form_error(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    signed_in(browser, make_user(role=Role.EDITOR))
+    response = browser.post(
+        "/admin/article/create",
+        data={"title": "Ancient", "status": "published", "published_at": "0001-01-01 00:00:00"},
+    )
+    assert response.status_code == 400
+    assert "between 1970 and 9999" in response.text
+
+
 def test_article_list_searches_sorts_and_filters(
     browser: httpx.Client, make_user: UserFactory, database: Database
 ) -> None:

@@ -106,3 +106,9 @@ def test_over_long_password_against_bcrypt_hash_is_a_plain_401(
 
 def test_empty_credentials_are_422(api: httpx.Client) -> None:
     assert api.post("/auth/token", data={}).status_code == 422
+
+
+def test_absurd_credentials_are_a_plain_401(api: httpx.Client, database: Database) -> None:
+    for username, password in [("u" * 5000, "p"), ("a@b.c", "p" * 10_000)]:
+        response = token_request(api, username, password)
+        assert response.status_code == 401, (len(username), response.text)
