@@ -1,9 +1,13 @@
 """The ``cms`` command line, run against the test database."""
 
+import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -213,3 +217,32 @@ def test_the_console_script_is_installed() -> None:
         "bootstrap",
     ]:
         assert command in result.stdout
+
+
+def test_serve_runs_the_site_with_several_workers(cli_env: dict[str, str]) -> None:
+    """``cms serve`` as a real process: the API and the back office answer over HTTP."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cms.cli", "serve", "--port", str(port), "--workers", "2"],
+        env={**os.environ, **cli_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "cms serve did not answer within 30 s"
+            time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"status": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{port}/admin/login").status_code == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
