@@ -1,12 +1,19 @@
 """Mounting the back office on the CMS application."""
 
+import logging
+
 from fastapi import FastAPI
 from sqladmin import Admin
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from admin.auth import PolicyAuthorization, StaffAuthentication
 from admin.views import ArticleAdmin, UserAdmin
 from cms.config import Settings
 from cms.db import Database
+
+logger = logging.getLogger(__name__)
 
 
 def install(app: FastAPI, database: Database, settings: Settings) -> Admin:
@@ -21,4 +28,21 @@ def install(app: FastAPI, database: Database, settings: Settings) -> Admin:
     )
     admin.add_view(ArticleAdmin)
     admin.add_view(UserAdmin)
+    _answer_malformed_addresses(admin)
     return admin
+
+
+def _answer_malformed_addresses(admin: Admin) -> None:
+    """A hand-edited address (``/admin/user/details/abc``, ``?status=zzz``) makes SQLAdmin
+    raise ``ValueError``/``LookupError`` while parsing it; show a 400 page, not a 500."""
+    render_http_error = admin.admin.exception_handlers[HTTPException]
+
+    async def malformed(request: Request, exc: Exception) -> Response:
+        logger.warning("malformed back-office request %s: %r", request.url.path, exc)
+        response: Response = await render_http_error(
+            request, HTTPException(400, "That address has a value that is not valid here.")
+        )
+        return response
+
+    for kind in (ValueError, LookupError):
+        admin.admin.add_exception_handler(kind, malformed)

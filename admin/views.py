@@ -76,6 +76,17 @@ def _describe(exc: DomainError) -> str:
     return exc.message
 
 
+def _chosen_author(data: dict[str, Any]) -> int | None:
+    """The author id picked in the form, or ``None`` when the field was left blank."""
+    value = data.get("author")
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise AdminError("Author: choose a user from the list") from None
+
+
 def _as_utc(value: datetime | None) -> datetime | None:
     """The back office edits times in UTC; forms give naive datetimes."""
     if value is None or value.tzinfo is not None:
@@ -287,11 +298,11 @@ class ArticleAdmin(ServiceModelView, model=Article):
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
         def create(session: Session, actor: User) -> Article:
-            author = data.get("author")
+            author_id = _chosen_author(data)
             return articles.create_article(
                 session,
                 actor=actor,
-                author_id=int(author) if author else actor.id,
+                author_id=actor.id if author_id is None else author_id,
                 title=data.get("title") or "",
                 body=data.get("body") or "",
                 slug=data.get("slug") or None,
@@ -306,18 +317,26 @@ class ArticleAdmin(ServiceModelView, model=Article):
             article = articles.get_visible_article(
                 session, viewer=actor, article_id=int(pk), for_update=True
             )
-            changes: dict[str, Any] = {
+            submitted: dict[str, Any] = {
                 "title": data.get("title") or "",
                 "body": data.get("body") or "",
                 "status": ArticleStatus(data.get("status") or article.status),
-                "published_at": _as_utc(data.get("published_at")),
+                "slug": data.get("slug") or article.slug,
             }
-            if data.get("slug"):
-                changes["slug"] = data["slug"]
-            author = data.get("author")
-            if author and int(author) != article.author_id:
+            changes = {
+                field: value
+                for field, value in submitted.items()
+                if value != getattr(article, field)
+            }
+            # The form shows whole seconds: an untouched time must keep its microseconds.
+            published_at = _as_utc(data.get("published_at"))
+            stored = article.published_at
+            if published_at != (stored.replace(microsecond=0) if stored else None):
+                changes["published_at"] = published_at
+            author_id = _chosen_author(data)
+            if author_id is not None and author_id != article.author_id:
                 articles.reassign_article(
-                    session, actor=actor, article=article, author_id=int(author)
+                    session, actor=actor, article=article, author_id=author_id
                 )
             return articles.update_article(session, actor=actor, article=article, changes=changes)
 

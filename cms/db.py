@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Text, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -31,7 +31,13 @@ MYSQL_INIT_COMMAND = (
     "SET time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,"
     "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
 )
-MYSQL_TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+TABLE_ARGS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    # Without AUTOINCREMENT SQLite hands a deleted row's id to the next insert: a token
+    # or link for a deleted user or article must never land on a new one.
+    "sqlite_autoincrement": True,
+}
 WRITER_OPTION = "cms_writer"
 
 
@@ -72,6 +78,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+def exact_string(length: int) -> TypeEngine[str]:
+    """A ``String`` compared byte for byte on every backend.
+
+    MySQL's default collations match case- and accent-insensitively (``josé`` = ``JOSE``);
+    keys we normalise ourselves (emails, slugs) must match exactly, as on SQLite.
+    """
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
 # MySQL's TEXT holds 64 KiB; an article body may be 1 MiB of UTF-8 (and its HTML more).
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
@@ -81,12 +98,16 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine configured for the backend named by ``url``."""
+    """An engine configured for the backend named by ``url``.
+
+    Bound parameters never appear in error messages or logs: they carry password hashes.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             parsed,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         _configure_sqlite(engine)
@@ -94,6 +115,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(
         parsed,
         echo=echo,
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_recycle=3600,
         isolation_level="READ COMMITTED",

@@ -1,9 +1,10 @@
 """Field types shared by the request and response schemas of every domain."""
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 # Primary keys are 32-bit integers on every backend; anything larger cannot exist.
 MAX_ID = 2**31 - 1
@@ -29,3 +30,27 @@ def _encodable(value: str) -> str:
 NonBlank = AfterValidator(_not_blank)
 Encodable = AfterValidator(_encodable)
 Name = Annotated[str, Field(max_length=100), Encodable]
+
+
+def _iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# Always six fractional digits, so times have one width and sort as strings too.
+UTCTimestamp = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str)]
+
+
+class PartialUpdate(BaseModel):
+    """A PATCH body: any field may be left out; only those in ``nullable`` may be null."""
+
+    model_config = ConfigDict(extra="forbid")
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for field, value in data.items():
+                if value is None and field in cls.model_fields and field not in cls.nullable:
+                    raise ValueError(f"{field} may be omitted but not null")
+        return data

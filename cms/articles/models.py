@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cms.db import MYSQL_TABLE_ARGS, Base, LongText, UTCDateTime, utcnow
+from cms.db import TABLE_ARGS, Base, LongText, UTCDateTime, exact_string, utcnow
 
 if TYPE_CHECKING:
     from cms.users.models import User
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 TITLE_MAX_LENGTH = 200
 BODY_MAX_BYTES = 1024 * 1024
+# Markdown can multiply (a reference link used thousands of times); HTML past this is refused.
+BODY_HTML_MAX_BYTES = 4 * BODY_MAX_BYTES
 # MySQL's DATETIME holds years 1000-9999; anything outside this is a typo anyway.
 EARLIEST_PUBLICATION = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_PUBLICATION = datetime(9999, 1, 1, tzinfo=UTC)
@@ -32,14 +34,14 @@ class Article(Base):
     __table_args__ = (
         # The public listing: published articles, newest first.
         Index("ix_articles_status_published_at", "status", "published_at"),
-        MYSQL_TABLE_ARGS,
+        TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Indexed, like the time columns, because the back office sorts by them: without an
     # index every sort reads the whole table, bodies included (2 s at 100,000 articles).
     title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH), index=True)
-    slug: Mapped[str] = mapped_column(String(255), unique=True)
+    slug: Mapped[str] = mapped_column(exact_string(255), unique=True)
     body: Mapped[str] = mapped_column(LongText, default="")
     # Rendered and sanitized once on save, so reads never run Markdown.
     body_html: Mapped[str] = mapped_column(LongText, default="")
@@ -51,7 +53,6 @@ class Article(Base):
             length=16,
             name="article_status",
             values_callable=lambda statuses: [status.value for status in statuses],
-            validate_strings=True,
         ),
         default=ArticleStatus.DRAFT,
     )

@@ -1,15 +1,15 @@
 """What the articles endpoints accept and return."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from cms.articles.models import BODY_MAX_BYTES, TITLE_MAX_LENGTH, Article, ArticleStatus
 from cms.articles.service import publication_time_in_utc
 from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
 from cms.errors import InvalidInput
-from cms.schemas import Encodable, NonBlank
+from cms.schemas import Encodable, NonBlank, PartialUpdate, UTCTimestamp
 
 
 def _body_within_limit(body: str) -> str:
@@ -45,25 +45,16 @@ class ArticleCreate(BaseModel):
     )
 
 
-class ArticleUpdate(BaseModel):
+class ArticleUpdate(PartialUpdate):
     """Any subset of the create fields; only ``published_at`` may be null."""
 
-    model_config = ConfigDict(extra="forbid")
+    nullable: ClassVar[frozenset[str]] = frozenset({"published_at"})
 
     title: Title | None = None
     body: Body | None = None
     slug: Slug | None = None
     status: ArticleStatus | None = None
     published_at: PublicationTime | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_null_for_required_fields(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for field in ("title", "body", "slug", "status"):
-                if field in data and data[field] is None:
-                    raise ValueError(f"{field} may be omitted but not null")
-        return data
 
 
 class ArticlePublic(BaseModel):
@@ -73,9 +64,9 @@ class ArticlePublic(BaseModel):
     body: str
     body_html: str
     status: ArticleStatus
-    published_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    published_at: UTCTimestamp | None
+    created_at: UTCTimestamp
+    updated_at: UTCTimestamp
     author_id: int
     author: str = Field(description="The author's display name")
     tags: list[str]

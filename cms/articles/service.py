@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
 from cms.articles.models import (
+    BODY_HTML_MAX_BYTES,
     BODY_MAX_BYTES,
     EARLIEST_PUBLICATION,
     LATEST_PUBLICATION,
@@ -55,6 +56,10 @@ def get_visible_article(
 
 
 def get_visible_article_by_slug(session: Session, *, viewer: User | None, slug: str) -> Article:
+    # MySQL ignores trailing spaces when comparing; a slug that could not exist is simply
+    # not found, on every backend.
+    if not is_valid_slug(slug):
+        raise NotFound(ARTICLE_NOT_FOUND)
     article = session.scalar(
         select(Article).where(Article.slug == slug).options(selectinload(Article.author))
     )
@@ -163,7 +168,7 @@ def create_article(
     article = Article(
         title=title,
         body=body,
-        body_html=render_markdown(body),
+        body_html=_render(body),
         status=status,
         published_at=_publication_time(status, published_at),
         # By id, not relationship: linking the author would cascade this not-yet-inserted
@@ -202,13 +207,14 @@ def update_article(
     if "body" in changes:
         _validate_body(changes["body"])
         article.body = changes["body"]
-        article.body_html = render_markdown(changes["body"])
+        article.body_html = _render(changes["body"])
     if "published_at" in changes:
         _validate_published_at(changes["published_at"])
         article.published_at = changes["published_at"]
     if "status" in changes:
         article.status = ArticleStatus(changes["status"])
-        article.published_at = _publication_time(article.status, article.published_at)
+    # Publishing, or clearing the time of a published article, means "now".
+    article.published_at = _publication_time(article.status, article.published_at)
     if "slug" in changes and changes["slug"] != article.slug:
         _require_valid_slug(changes["slug"])
         if available_slug(session, changes["slug"], exclude_id=article.id) != changes["slug"]:
@@ -276,6 +282,17 @@ def publication_time_in_utc(published_at: datetime) -> datetime:
 def _validate_published_at(published_at: datetime | None) -> None:
     if published_at is not None:
         publication_time_in_utc(published_at)
+
+
+def _render(body: str) -> str:
+    html = render_markdown(body)
+    if len(html.encode("utf-8")) > BODY_HTML_MAX_BYTES:
+        raise InvalidInput(
+            "body",
+            "Body renders to more than 4 MiB of HTML (a link or footnote repeated thousands "
+            "of times?); shorten it",
+        )
+    return html
 
 
 def _validate_body(body: str) -> None:

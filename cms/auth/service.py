@@ -3,7 +3,7 @@
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,8 +45,14 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
     if throttle is not None:
         session.execute(delete(LoginThrottle).where(LoginThrottle.login == login))
     if new_hash is not None:
-        # Same password, stronger hash: existing tokens stay valid.
-        user.hashed_password = new_hash
+        # Same password, stronger hash: existing tokens stay valid. Only if the hash is
+        # still the one we checked: a password change meanwhile must not be undone.
+        session.execute(
+            update(User)
+            .where(User.id == user.id, User.hashed_password == user.hashed_password)
+            .values(hashed_password=new_hash)
+            .execution_options(synchronize_session=False)
+        )
     session.flush()
     return user
 
@@ -61,6 +67,14 @@ def _record_failure(
 ) -> None:
     window = timedelta(seconds=settings.login_lockout_seconds)
     if throttle is None:
+        # Rows for every name ever tried would pile up: drop those whose window and lock
+        # have both run out before adding another.
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.window_started_at < now - window,
+                or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+            )
+        )
         try:
             with session.begin_nested():
                 throttle = LoginThrottle(login=login, failures=0, window_started_at=now)

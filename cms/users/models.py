@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, Enum, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cms import security
-from cms.db import MYSQL_TABLE_ARGS, Base, UTCDateTime, utcnow
+from cms.db import TABLE_ARGS, Base, UTCDateTime, exact_string, utcnow
 
 if TYPE_CHECKING:
     from cms.articles.models import Article
@@ -33,11 +33,11 @@ class Role(StrEnum):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = MYSQL_TABLE_ARGS
+    __table_args__ = TABLE_ARGS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stored lower-cased so uniqueness is case-insensitive on every backend.
-    email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
+    email: Mapped[str] = mapped_column(exact_string(EMAIL_MAX_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     role: Mapped[Role] = mapped_column(
         Enum(
@@ -47,7 +47,6 @@ class User(Base):
             length=16,
             name="role",
             values_callable=lambda roles: [role.value for role in roles],
-            validate_strings=True,
         ),
         default=Role.AUTHOR,
     )

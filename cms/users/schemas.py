@@ -1,12 +1,11 @@
 """What the users endpoints accept and return."""
 
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from cms.articles.schemas import ArticlePublic
-from cms.schemas import Encodable, Name
+from cms.schemas import Encodable, Name, PartialUpdate, UTCTimestamp
 from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from cms.users.models import EMAIL_MAX_LENGTH, Role, User
 
@@ -26,8 +25,8 @@ class UserCreate(BaseModel):
     role: Role | None = Field(default=None, description="Admins only; defaults to author")
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserUpdate(PartialUpdate):
+    nullable: ClassVar[frozenset[str]] = frozenset({"current_password"})
 
     name: Name | None = None
     password: Password | None = None
@@ -45,7 +44,7 @@ class UserPublic(BaseModel):
     name: str
     role: Role
     is_active: bool
-    created_at: datetime
+    created_at: UTCTimestamp
     article_count: int
     articles: list[ArticlePublic]
 

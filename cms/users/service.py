@@ -7,7 +7,7 @@ Services take a session and plain arguments, enforce :mod:`cms.permissions`, rai
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -135,12 +135,14 @@ def _refuse_removing_last_admin(session: Session, target: User, changes: dict[st
     deactivated = "is_active" in changes and not changes["is_active"]
     if target.role is not Role.ADMIN or not target.is_active or not (demoted or deactivated):
         return
-    active_admins = session.scalar(
-        select(func.count())
-        .select_from(User)
+    # Locked, so two admins demoting each other at once cannot both see "one other left".
+    active_admins = session.scalars(
+        select(User.id)
         .where(User.role == Role.ADMIN, User.is_active.is_(True))
-    )
-    if (active_admins or 0) <= 1:
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    if len(active_admins) <= 1:
         raise Conflict("This is the last active admin; make another admin first")
 
 

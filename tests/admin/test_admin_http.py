@@ -68,7 +68,21 @@ def test_login_refuses_authors_inactive_users_and_bad_credentials(
     assert browser.get("/admin/article/list").status_code == 302
 
 
-def test_deactivation_ends_a_back_office_session(
+def test_deactivation_through_the_api_ends_a_back_office_session(
+    browser: httpx.Client, api: httpx.Client, make_user: UserFactory
+) -> None:
+    editor, admin = make_user(role=Role.EDITOR), make_user(role=Role.ADMIN)
+    signed_in(browser, editor)
+    token = api.post("/auth/token", data={"username": admin.email, "password": DEFAULT_PASSWORD})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert (
+        api.patch(f"/users/{editor.id}", json={"is_active": False}, headers=headers).status_code
+        == 200
+    )
+    assert browser.get("/admin/article/list").status_code == 302
+
+
+def test_demotion_to_author_ends_a_back_office_session(
     browser: httpx.Client, make_user: UserFactory, database: Database
 ) -> None:
     editor = make_user(role=Role.EDITOR)
@@ -76,8 +90,7 @@ def test_deactivation_ends_a_back_office_session(
     with database.transaction() as session:
         user = session.get(User, editor.id)
         assert user is not None
-        user.is_active = False
-        user.session_version += 1
+        user.role = Role.AUTHOR
     assert browser.get("/admin/article/list").status_code == 302
 
 
@@ -353,8 +366,17 @@ def test_an_out_of_range_publication_time_is_a_form_error(
 def test_article_list_searches_sorts_and_filters(
     browser: httpx.Client, make_user: UserFactory, database: Database
 ) -> None:
-    editor = make_user(role=Role.EDITOR)
+    editor, other = make_user(role=Role.EDITOR), make_user()
     with database.transaction() as session:
+        session.add(
+            Article(
+                title="Other's piece",
+                slug="others-piece",
+                body="",
+                body_html="",
+                author_id=other.id,
+            )
+        )
         for title, status in [
             ("Alpha news", ArticleStatus.PUBLISHED),
             ("Beta draft", ArticleStatus.DRAFT),
@@ -377,7 +399,9 @@ def test_article_list_searches_sorts_and_filters(
     by_title = browser.get("/admin/article/list?sortBy=title&sort=desc").text
     assert by_title.index("Beta draft") < by_title.index("Alpha news")
     mine = browser.get(f"/admin/article/list?author_id={editor.id}").text
-    assert "Alpha news" in mine
+    assert "Alpha news" in mine and "Other&#39;s piece" not in mine
+    theirs = browser.get(f"/admin/article/list?author_id={other.id}").text
+    assert "Other&#39;s piece" in theirs and "Alpha news" not in theirs
 
 
 def test_deleting_an_article_from_the_back_office(
@@ -391,3 +415,74 @@ def test_deleting_an_article_from_the_back_office(
     response = browser.delete(f"/admin/article/delete?pks={article.id}")
     assert response.status_code == 200
     assert stored(database, Article, article.id) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/article/list?status=zzz",
+        "/admin/user/list?role=zzz",
+        "/admin/article/list?author_id=abc",
+        "/admin/user/details/abc",
+        "/admin/article/edit/abc",
+    ],
+)
+def test_hand_edited_addresses_are_400_not_500(
+    browser: httpx.Client, make_user: UserFactory, path: str
+) -> None:
+    signed_in(browser, make_user(role=Role.ADMIN))
+    response = browser.get(path)
+    assert response.status_code in (200, 400), (path, response.status_code)
+
+
+def test_a_malformed_author_choice_is_a_form_error(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    signed_in(browser, make_user(role=Role.EDITOR))
+    response = browser.post(
+        "/admin/article/create",
+        data={"title": "x", "status": "draft", "author": "abc", "save": "Save"},
+    )
+    assert response.status_code == 400
+    assert "choose a user from the list" in response.text
+    assert "invalid literal" not in response.text
+
+
+def test_saving_an_article_unchanged_keeps_its_exact_times(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    from datetime import UTC, datetime
+
+    editor = make_user(role=Role.EDITOR)
+    moment = datetime(2025, 5, 6, 7, 8, 9, 654321, tzinfo=UTC)
+    with database.transaction() as session:
+        article = Article(
+            title="Precise",
+            slug="precise",
+            body="b",
+            body_html="<p>b</p>\n",
+            status=ArticleStatus.PUBLISHED,
+            published_at=moment,
+            author_id=editor.id,
+        )
+        session.add(article)
+    signed_in(browser, editor)
+    form = browser.get(f"/admin/article/edit/{article.id}").text
+    assert 'value="2025-05-06 07:08:09"' in form
+    response = browser.post(
+        f"/admin/article/edit/{article.id}",
+        data={
+            "title": "Precise",
+            "slug": "precise",
+            "body": "b",
+            "status": "published",
+            "published_at": "2025-05-06 07:08:09",
+            "author": str(editor.id),
+            "save": "Save",
+        },
+    )
+    assert response.status_code == 302, response.text
+    after = stored(database, Article, article.id)
+    assert isinstance(after, Article)
+    assert after.published_at == moment
+    assert after.version == 1  # nothing changed, so nothing was written

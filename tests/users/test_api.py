@@ -1,6 +1,7 @@
 """The /users/ endpoints over real HTTP."""
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -251,3 +252,66 @@ def test_admin_changing_email_to_a_taken_one_is_409(
         f"/users/{user.id}", json={"email": admin.email.upper()}, headers=login(admin)
     )
     assert response.status_code == 409
+
+
+def test_a_deleted_users_token_never_works_for_a_new_account(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin, doomed = make_user(role=Role.ADMIN), make_user()
+    old_headers = login(doomed)
+    assert api.delete(f"/users/{doomed.id}", headers=login(admin)).status_code == 204
+    newcomer = api.post("/users/", json={"email": "new@example.com", "password": "12345678"})
+    assert newcomer.status_code == 201
+    assert newcomer.json()["id"] != doomed.id  # ids are never handed out twice
+    assert api.get("/users/me", headers=old_headers).status_code == 401
+
+
+def test_emails_that_differ_only_in_accents_are_different_accounts(
+    api: httpx.Client, login: Login
+) -> None:
+    for email in ["josé@example.com", "jose@example.com"]:
+        response = api.post("/users/", json={"email": email, "password": "12345678"})
+        assert response.status_code == 201, (email, response.text)
+    token = api.post("/auth/token", data={"username": "JOSÉ@example.com", "password": "12345678"})
+    me = api.get("/users/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["email"] == "josé@example.com"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": None},
+        {"password": None, "current_password": DEFAULT_PASSWORD},
+        {"email": None},
+        {"role": None},
+        {"is_active": None},
+    ],
+)
+def test_null_is_not_a_value_for_a_user_field(
+    api: httpx.Client, make_user: UserFactory, login: Login, payload: dict[str, object]
+) -> None:
+    admin = make_user(role=Role.ADMIN)
+    user = make_user()
+    response = api.patch(f"/users/{user.id}", json=payload, headers=login(admin))
+    assert response.status_code == 422, response.text
+    assert "may be omitted but not null" in response.json()["detail"][0]["msg"]
+    assert api.get(f"/users/{user.id}", headers=login(admin)).json()["is_active"] is True
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    api: httpx.Client, make_user: UserFactory, login: Login, database: Database
+) -> None:
+    first, second = make_user(role=Role.ADMIN), make_user(role=Role.ADMIN)
+    requests = [(login(first), second.id), (login(second), first.id)]
+
+    def demote(request: tuple[dict[str, str], int]) -> int:
+        headers, target = request
+        return api.patch(f"/users/{target}", json={"role": "author"}, headers=headers).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(demote, requests))
+    # One wins; the other finds the last admin locked (409) or itself no longer staff (404).
+    assert codes in ([200, 404], [200, 409]), codes
+    with database.sessionmaker() as session:
+        admins = session.scalars(select(User).where(User.role == Role.ADMIN)).all()
+    assert len(admins) == 1

@@ -1,8 +1,8 @@
 """users, articles and login throttles
 
-Revision ID: b22d34f94651
+Revision ID: 2c98170cd2b2
 Revises:
-Create Date: 2026-11-26 12:46:58.580338
+Create Date: 2026-11-26 13:24:11.627954
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import mysql
 
 import cms.db
 
-revision: str = "b22d34f94651"
+revision: str = "2c98170cd2b2"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -22,18 +22,39 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "login_throttles",
-        sa.Column("login", sa.String(length=254), nullable=False),
+        sa.Column(
+            "login",
+            sa.String(length=254)
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=254), "mariadb"
+            )
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=254), "mysql"
+            ),
+            nullable=False,
+        ),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("window_started_at", cms.db.UTCDateTime(), nullable=False),
         sa.Column("locked_until", cms.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("login", name=op.f("pk_login_throttles")),
         mysql_charset="utf8mb4",
         mysql_engine="InnoDB",
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column(
+            "email",
+            sa.String(length=254)
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=254), "mariadb"
+            )
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=254), "mysql"
+            ),
+            nullable=False,
+        ),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column(
             "role",
@@ -57,12 +78,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
         mysql_charset="utf8mb4",
         mysql_engine="InnoDB",
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "articles",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("slug", sa.String(length=255), nullable=False),
+        sa.Column(
+            "slug",
+            sa.String(length=255)
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=255), "mariadb"
+            )
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=255), "mysql"
+            ),
+            nullable=False,
+        ),
         sa.Column(
             "body",
             sa.Text()
@@ -104,12 +136,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("slug", name=op.f("uq_articles_slug")),
         mysql_charset="utf8mb4",
         mysql_engine="InnoDB",
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_articles_author_id"), ["author_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_articles_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_articles_published_at"), ["published_at"], unique=False
+        )
         batch_op.create_index(
             "ix_articles_status_published_at", ["status", "published_at"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_articles_title"), ["title"], unique=False)
+        batch_op.create_index(batch_op.f("ix_articles_updated_at"), ["updated_at"], unique=False)
 
 
 def downgrade() -> None:
