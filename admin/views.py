@@ -7,7 +7,7 @@ from typing import Any, ClassVar, TypeVar
 
 from anyio import to_thread
 from sqladmin import ModelView
-from sqladmin.filters import ForeignKeyFilter, StaticValuesFilter
+from sqladmin.filters import StaticValuesFilter
 from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from wtforms import Form, PasswordField, StringField
 from wtforms.validators import Email, Length, Optional, Regexp
 
 from admin.auth import current_user
+from admin.filters import AuthorFilter
 from cms import permissions
 from cms.articles import service as articles
 from cms.articles.models import Article, ArticleStatus
@@ -247,7 +248,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         StaticValuesFilter(
             Article.status, values=[(status.value, status.value) for status in ArticleStatus]
         ),
-        ForeignKeyFilter(Article.author_id, User.email, title="Author"),
+        AuthorFilter(),
     ]
     form_columns: ClassVar = [
         Article.title,

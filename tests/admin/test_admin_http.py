@@ -469,3 +469,27 @@ def test_saving_an_article_unchanged_keeps_its_exact_times(
     assert isinstance(after, Article)
     assert after.published_at == moment
     assert after.version == 1  # nothing changed, so nothing was written
+
+
+def test_the_author_filter_lists_prolific_authors_not_every_user(
+    browser: httpx.Client, make_user: UserFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR, name="Editor Without Articles")
+    writer = make_user(name="Prolific Writer")
+    with database.transaction() as session:
+        session.add(
+            Article(
+                title="By the writer",
+                slug="by-the-writer",
+                body="",
+                body_html="",
+                author_id=writer.id,
+            )
+        )
+    signed_in(browser, editor)
+    page = browser.get("/admin/article/list").text
+    assert "Prolific Writer" in page
+    assert "Editor Without Articles" not in page
+    assert editor.email not in page
+    selected = browser.get(f"/admin/article/list?author_id={editor.id}").text
+    assert "Editor Without Articles" in selected and "By the writer" not in selected

@@ -1,0 +1,64 @@
+"""List filters for the back office."""
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from cms.articles.models import Article
+from cms.users.models import User
+
+ALL = "__all"
+AnySelect = Select[*tuple[Any, ...]]
+
+
+class AuthorFilter:
+    """Articles by one author.
+
+    SQLAdmin's ``ForeignKeyFilter`` lists every user on every page load; this lists the
+    most prolific authors (and the one selected), so the page costs the same with
+    100,000 users as with ten. Any author can still be filtered by ``?author_id=``.
+    """
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+    title = "Author"
+    parameter_name = "author_id"
+    default_value: Any = None
+    shown = 25
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[AnySelect], Any]
+    ) -> list[tuple[str, str]]:
+        selected = _author_id(request.query_params.get(self.parameter_name))
+        prolific = (
+            select(User.id)
+            .join(Article, Article.author_id == User.id)
+            .group_by(User.id)
+            .order_by(func.count(Article.id).desc(), User.id)
+            .limit(self.shown)
+            .subquery()
+        )
+        rows = await run_query(
+            select(User.id, User.name, User.email)
+            .where(or_(User.id.in_(select(prolific.c.id)), User.id == selected))
+            .order_by(User.name, User.email)
+        )
+        return [(ALL, "All")] + [(str(id_), name or email) for id_, name, email in rows]
+
+    async def get_filtered_query(self, query: AnySelect, value: Any, model: Any) -> AnySelect:
+        author_id = _author_id(value)
+        if author_id is None:
+            return query
+        return query.where(Article.author_id == author_id)
+
+
+def _author_id(value: Any) -> int | None:
+    if value in (None, "", ALL):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise HTTPException(400, "The author filter needs a user id.") from None
