@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from alembic.util import CommandError
 from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -19,7 +20,7 @@ from cms.articles.models import Article
 from cms.config import Settings
 from cms.db import Database
 from cms.demo import seed_demo
-from cms.errors import DomainError
+from cms.errors import ConfigurationError, DomainError
 from cms.users import service as users
 from cms.users.models import Role, User
 
@@ -38,6 +39,13 @@ def _settings() -> Settings:
             field = ".".join(str(part) for part in error["loc"]) or "settings"
             typer.echo(f"Configuration error ({field}): {error['msg']}", err=True)
         raise typer.Exit(2) from exc
+
+
+def _database(settings: Settings) -> Database:
+    try:
+        return Database(settings.database_url)
+    except ConfigurationError as exc:
+        raise _fail(str(exc), 2) from exc
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -74,6 +82,8 @@ def migrate(
         schema.upgrade(settings.database_url, revision)
     except DBAPIError as exc:
         raise _fail(f"could not migrate the database: {exc.orig}") from exc
+    except (CommandError, ConfigurationError) as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(f"Database is at {revision}.")
 
 
@@ -118,7 +128,7 @@ def createsuperuser(
     if password is None and settings.admin_password is not None:
         password = settings.admin_password.get_secret_value()
     password = _prompt_password(password)
-    database = Database(settings.database_url)
+    database = _database(settings)
     try:
         with database.transaction() as session:
             user = _create_admin(session, email=email, password=password, name=name)
@@ -161,7 +171,7 @@ def changepassword(
     """Set a user's password (and sign them out everywhere)."""
     settings = _settings()
     password = _prompt_password(password)
-    database = Database(settings.database_url)
+    database = _database(settings)
     try:
         with database.transaction() as session:
             user = users.get_user_by_email(session, email)
@@ -182,7 +192,7 @@ def check() -> None:
     """Check the settings, that the database answers, and that its schema is current."""
     settings = _settings()
     typer.echo(f"settings: ok (environment={settings.environment})")
-    database = Database(settings.database_url)
+    database = _database(settings)
     try:
         problem = schema.schema_problem(database.engine)
     except DBAPIError as exc:
@@ -203,7 +213,7 @@ def seed_demo_command(
 ) -> None:
     """Fill the database with demo authors and articles (batched: 100k in seconds)."""
     settings = _settings()
-    database = Database(settings.database_url)
+    database = _database(settings)
     started = time.perf_counter()
     try:
         with typer.progressbar(length=articles, label="Articles", file=sys.stderr) as bar:
@@ -225,26 +235,31 @@ def bootstrap(
     """First run: migrate, create an admin if there is none (printing its password once),
     and add demo content if there are no articles."""
     settings = _settings()
-    schema.upgrade(settings.database_url)
-    database = Database(settings.database_url)
+    database = _database(settings)
+    try:
+        schema.upgrade(settings.database_url)
+    except DBAPIError as exc:
+        raise _fail(f"could not migrate the database: {exc.orig}") from exc
+    email = settings.admin_email or "admin@example.com"
+    generated = settings.admin_password is None
+    password = (
+        secrets.token_urlsafe(12)
+        if settings.admin_password is None
+        else settings.admin_password.get_secret_value()
+    )
     try:
         with database.transaction() as session:
             has_admin = session.scalar(
                 select(func.count()).select_from(User).where(User.role == Role.ADMIN)
             )
             if not has_admin:
-                email = settings.admin_email or "admin@example.com"
-                generated = settings.admin_password is None
-                password = (
-                    secrets.token_urlsafe(12)
-                    if settings.admin_password is None
-                    else settings.admin_password.get_secret_value()
-                )
                 _create_admin(session, email=email, password=password, name="Administrator")
-                typer.echo(f"Created the first admin: {email}")
-                if generated:
-                    typer.echo(f"Its password (shown only now): {password}")
             article_count = session.scalar(select(func.count()).select_from(Article))
+        # Only once the admin is committed is its password worth showing.
+        if not has_admin:
+            typer.echo(f"Created the first admin: {email}")
+            if generated:
+                typer.echo(f"Its password (shown only now): {password}")
         if not article_count and demo_articles:
             seed_demo(database, users=5, articles=demo_articles)
             typer.echo(f"Added {demo_articles} demo articles.")

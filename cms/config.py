@@ -3,11 +3,14 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # Only good enough for a laptop: any other environment refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0000"  # noqa: S105
+SUPPORTED_BACKENDS = frozenset({"sqlite", "mysql", "mariadb"})
 
 
 class Settings(BaseSettings):
@@ -29,6 +32,23 @@ class Settings(BaseSettings):
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError as exc:
+            raise ValueError(
+                "CMS_DATABASE_URL is not a database URL; use sqlite:///path/to/file.sqlite3 "
+                "or mysql+mysqldb://user:password@host:3306/database"
+            ) from exc
+        if backend not in SUPPORTED_BACKENDS:
+            raise ValueError(
+                f"CMS_DATABASE_URL names {backend!r}; the CMS runs on SQLite and MySQL/MariaDB "
+                "(sqlite:///… or mysql+mysqldb://…)"
+            )
+        return url
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> "Settings":

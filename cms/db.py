@@ -16,6 +16,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from cms.errors import ConfigurationError
+
 # Deterministic constraint names keep migrations reviewable and batch mode (SQLite) working;
 # every generated name stays well under MySQL's 64-character limit for our table names.
 NAMING_CONVENTION = {
@@ -112,6 +114,13 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"The driver for {parsed.drivername} is not installed ({exc}); the supported "
+            "one is mysqlclient (mysql+mysqldb://…): pip install -e '.[mysql]'"
+        ) from exc
     return create_engine(
         parsed,
         echo=echo,

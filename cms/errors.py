@@ -5,6 +5,10 @@ and, where it helps, what to do. None carries SQL, hashes or stack traces.
 """
 
 
+class ConfigurationError(Exception):
+    """The installation cannot work as configured; the message says how to fix it."""
+
+
 class DomainError(Exception):
     """Base class; ``message`` is safe to show to the user."""
 

@@ -246,3 +246,27 @@ def test_serve_runs_the_site_with_several_workers(cli_env: dict[str, str]) -> No
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("garbage", "not a database URL"),
+        ("postgresql://user@127.0.0.1/cms", "runs on SQLite and MySQL/MariaDB"),
+    ],
+)
+def test_unusable_database_urls_are_explained(
+    runner: CliRunner, cli_env: dict[str, str], url: str, message: str
+) -> None:
+    result = runner.invoke(app, ["check"], env={**cli_env, "CMS_DATABASE_URL": url})
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_migrating_to_an_unknown_revision_is_explained(
+    runner: CliRunner, cli_env: dict[str, str]
+) -> None:
+    result = runner.invoke(app, ["migrate", "no-such-revision"], env=cli_env)
+    assert result.exit_code == 1
+    assert "Can't locate revision" in result.output
