@@ -29,6 +29,11 @@ def current_user(request: Request) -> User | None:
     return user
 
 
+def keep_signed_in(request: Request, user: User) -> None:
+    """Re-issue this browser's session for ``user``'s current session version."""
+    request.session.update({"user_id": user.id, "version": user.session_version})
+
+
 class StaffAuthentication(AuthenticationBackend):
     """Password login for active editors and admins; a signed, stateless session cookie.
 

@@ -44,5 +44,6 @@ def _answer_malformed_addresses(admin: Admin) -> None:
         )
         return response
 
-    for kind in (ValueError, LookupError):
+    # OverflowError: an id too large for SQLite's INTEGER.
+    for kind in (ValueError, LookupError, OverflowError):
         admin.admin.add_exception_handler(kind, malformed)

@@ -3,6 +3,7 @@ transaction, so the admin obeys exactly the rules the REST API does."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from anyio import to_thread
@@ -11,11 +12,12 @@ from sqladmin.filters import StaticValuesFilter
 from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from wtforms import Form, PasswordField, StringField
 from wtforms.validators import Email, Length, Optional, Regexp
 
-from admin.auth import current_user
+from admin.auth import current_user, keep_signed_in
 from admin.filters import AuthorFilter
 from cms import permissions
 from cms.articles import service as articles
@@ -28,6 +30,7 @@ from cms.users import service as users
 from cms.users.models import Role, User
 
 T = TypeVar("T")
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AdminError(Exception):
@@ -36,6 +39,26 @@ class AdminError(Exception):
 
 class ServiceModelView(ModelView):
     """A view whose writes run through a CMS service in a single transaction."""
+
+    # Exports go through custom_export_cell, which defuses spreadsheet formulas.
+    use_pretty_export: ClassVar[bool] = True
+
+    async def get_object_filepath(self, identifier: str, column_name: str) -> Path:
+        """No column holds a file. SQLAdmin would otherwise serve any file under the
+        working directory (the SQLite database, ``.env``) named by a text cell's value."""
+        raise HTTPException(status_code=404)
+
+    async def custom_export_cell(self, row: Any, name: str, value: Any) -> str | None:
+        """Every exported cell as text; one a spreadsheet would run as a formula
+        (``=HYPERLINK(…)`` in a title) is prefixed with ``'`` (OWASP's CSV injection advice)."""
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        text = value.isoformat() if isinstance(value, datetime) else str(value)
+        if text.startswith(_FORMULA_PREFIXES):
+            return "'" + text
+        return text
 
     async def run_as_actor(self, request: Request, work: Callable[[Session, User], T]) -> T:
         """Run ``work(session, actor)`` in a thread, commit it, and turn failures into
@@ -146,6 +169,11 @@ class UserAdmin(ServiceModelView, model=User):
                 description=password_help,
                 render_kw={"class": "form-control", "autocomplete": "new-password"},
             )
+
+        if creating:
+            return UserForm
+
+        class UserEditForm(UserForm):
             current_password = PasswordField(
                 "Your current password",
                 validators=[Optional()],
@@ -153,7 +181,7 @@ class UserAdmin(ServiceModelView, model=User):
                 render_kw={"class": "form-control", "autocomplete": "current-password"},
             )
 
-        return UserForm
+        return UserEditForm
 
     def list_query(self, request: Request) -> Select[Any]:
         return select(User).where(permissions.visible_users(current_user(request)))
@@ -200,7 +228,11 @@ class UserAdmin(ServiceModelView, model=User):
                 current_password=data.get("current_password"),
             )
 
-        return await self.run_as_actor(request, update)
+        user = await self.run_as_actor(request, update)
+        if user.id == _actor(request).id:
+            # A new password signs the account out everywhere else, not from this form.
+            keep_signed_in(request, user)
+        return user
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         def delete(session: Session, actor: User) -> None:
@@ -260,7 +292,10 @@ class ArticleAdmin(ServiceModelView, model=Article):
     ]
     form_args: ClassVar = {
         "published_at": {"description": "UTC. Leave blank to stamp the moment it is published."},
-        "author": {"description": "Leave blank to write as yourself.", "allow_blank": True},
+        "author": {
+            "description": "Blank: yourself for a new article; unchanged when editing.",
+            "allow_blank": True,
+        },
     }
     # Authors are looked up as you type: the form never loads every user.
     form_ajax_refs: ClassVar = {

@@ -26,8 +26,6 @@ class Settings(BaseSettings):
     # Failed logins per email before /auth/token answers 429, and for how long.
     login_max_failures: int = Field(default=10, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
-    # Seconds a CDN or browser may keep an anonymous read of published content.
-    public_cache_max_age: int = Field(default=60, ge=0)
     sql_echo: bool = False
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None

@@ -90,8 +90,8 @@ def can_view_user(user: User | None, target: User) -> bool:
 
 
 def can_create_user(user: User | None, *, allow_signup: bool) -> bool:
-    """Anonymous sign-up when the site allows it; admins may always add users."""
-    return is_admin(user) or (user is None and allow_signup)
+    """Anyone while sign-up is open; otherwise admins only."""
+    return allow_signup or is_admin(user)
 
 
 def can_assign_role(user: User | None) -> bool:

@@ -315,3 +315,15 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(
     with database.sessionmaker() as session:
         admins = session.scalars(select(User).where(User.role == Role.ADMIN)).all()
     assert len(admins) == 1
+
+
+def test_signed_in_users_may_sign_up_another_account_while_sign_up_is_open(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    response = api.post(
+        "/users/",
+        json={"email": "second@example.com", "password": "12345678"},
+        headers=login(make_user()),
+    )
+    assert response.status_code == 201
+    assert response.json()["role"] == "author"
