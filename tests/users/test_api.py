@@ -327,3 +327,17 @@ def test_signed_in_users_may_sign_up_another_account_while_sign_up_is_open(
     )
     assert response.status_code == 201
     assert response.json()["role"] == "author"
+
+
+def test_names_in_any_script_round_trip_and_credit_articles(
+    api: httpx.Client, login: Login
+) -> None:
+    name = "Zoë 🦄 Ñandú — 李小龍 עִבְרִית"
+    created = api.post(
+        "/users/", json={"email": "zoe@example.com", "password": "12345678", "name": name}
+    )
+    assert created.json()["name"] == name
+    token = api.post("/auth/token", data={"username": "zoe@example.com", "password": "12345678"})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    article = api.post("/articles/", json={"title": "Hi", "status": "published"}, headers=headers)
+    assert api.get(f"/articles/{article.json()['id']}").json()["author"] == name
