@@ -24,7 +24,7 @@ from cms.articles import service as articles
 from cms.articles.models import Article, ArticleStatus
 from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
 from cms.db import begin_write, utcnow
-from cms.errors import DomainError, InvalidInput
+from cms.errors import DomainError
 from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from cms.users import service as users
 from cms.users.models import Role, User
@@ -76,7 +76,7 @@ class ServiceModelView(ModelView):
                     session.commit()
                 except DomainError as exc:
                     session.rollback()
-                    raise AdminError(_describe(exc)) from exc
+                    raise AdminError(exc.message) from exc
                 except SQLAlchemyError as exc:
                     session.rollback()
                     raise AdminError(
@@ -92,12 +92,6 @@ def _actor(request: Request) -> User:
     if user is None:  # login_required guarantees one; this guards misconfiguration
         raise AdminError("Sign in again")
     return user
-
-
-def _describe(exc: DomainError) -> str:
-    if isinstance(exc, InvalidInput):
-        return f"{exc.field.replace('_', ' ').capitalize()}: {exc.message}"
-    return exc.message
 
 
 def _chosen_author(data: dict[str, Any]) -> int | None:
