@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from cms import __version__, errors, schema
+from cms import __version__, errors, migrations
 from cms.articles.router import router as articles_router
 from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
@@ -35,8 +35,6 @@ _STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotFound: status.HTTP_404_NOT_FOUND,
     errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
     errors.Conflict: status.HTTP_409_CONFLICT,
-    errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
-    errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
 }
 
 
@@ -89,7 +87,7 @@ def _add_health_checks(app: FastAPI, database: Database) -> None:
         try:
             with database.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            problem = schema.schema_problem(database.engine)
+            problem = migrations.schema_problem(database.engine)
         except DBAPIError:
             logger.exception("readiness check could not reach the database")
             problem = "database unreachable"

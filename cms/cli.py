@@ -9,13 +9,12 @@ from typing import Annotated
 import typer
 import uvicorn
 from alembic.util import CommandError
-from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from cms import schema
+from cms import migrations
 from cms.articles.models import Article
 from cms.config import Settings
 from cms.db import Database
@@ -43,7 +42,7 @@ def _settings() -> Settings:
 
 def _database(settings: Settings) -> Database:
     try:
-        return Database(settings.database_url)
+        return Database(settings.database_url, echo=settings.sql_echo)
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from exc
 
@@ -79,7 +78,7 @@ def migrate(
     """Bring the database schema up to date (creating it on first run)."""
     settings = _settings()
     try:
-        schema.upgrade(settings.database_url, revision)
+        migrations.upgrade(settings.database_url, revision)
     except DBAPIError as exc:
         raise _fail(f"could not migrate the database: {exc.orig}") from exc
     except (CommandError, ConfigurationError) as exc:
@@ -93,7 +92,7 @@ def makemigrations(
 ) -> None:
     """Autogenerate a migration from the models (review it before committing)."""
     settings = _settings()
-    schema.make_migration(settings.database_url, message)
+    migrations.make_migration(settings.database_url, message)
 
 
 def _interactive() -> bool:
@@ -140,10 +139,6 @@ def createsuperuser(
 
 
 def _create_admin(session: Session, *, email: str, password: str, name: str) -> User:
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise DomainError(f"{email!r} is not a valid email address: {exc}") from exc
     return users.create_user(
         session,
         actor=_operator(),
@@ -194,7 +189,7 @@ def check() -> None:
     typer.echo(f"settings: ok (environment={settings.environment})")
     database = _database(settings)
     try:
-        problem = schema.schema_problem(database.engine)
+        problem = migrations.schema_problem(database.engine)
     except DBAPIError as exc:
         raise _fail(f"database unreachable: {exc.orig}") from exc
     finally:
@@ -202,7 +197,7 @@ def check() -> None:
     typer.echo("database: reachable")
     if problem is not None:
         raise _fail(problem)
-    typer.echo(f"schema: at head ({schema.head_revision()})")
+    typer.echo(f"schema: at head ({migrations.head_revision()})")
 
 
 @app.command("seed-demo")
@@ -232,12 +227,12 @@ def seed_demo_command(
 def bootstrap(
     demo_articles: Annotated[int, typer.Option(min=0, help="Demo articles on an empty site")] = 60,
 ) -> None:
-    """First run: migrate, create an admin if there is none (printing its password once),
+    """First run: migrate, create an admin if there is no active one (printing its password once),
     and add demo content if there are no articles."""
     settings = _settings()
     database = _database(settings)
     try:
-        schema.upgrade(settings.database_url)
+        migrations.upgrade(settings.database_url)
     except DBAPIError as exc:
         raise _fail(f"could not migrate the database: {exc.orig}") from exc
     email = settings.admin_email or "admin@example.com"
@@ -250,7 +245,9 @@ def bootstrap(
     try:
         with database.transaction() as session:
             has_admin = session.scalar(
-                select(func.count()).select_from(User).where(User.role == Role.ADMIN)
+                select(func.count())
+                .select_from(User)
+                .where(User.role == Role.ADMIN, User.is_active.is_(True))
             )
             if not has_admin:
                 _create_admin(session, email=email, password=password, name="Administrator")

@@ -95,10 +95,6 @@ def exact_string(length: int) -> TypeEngine[str]:
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine configured for the backend named by ``url``.
 

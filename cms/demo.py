@@ -16,7 +16,7 @@ from sqlalchemy import event, func, insert, select
 
 from cms.articles.models import Article, ArticleStatus
 from cms.articles.rendering import render_markdown
-from cms.articles.slugs import slug_from_title
+from cms.articles.slugs import first_free_slug, slug_from_title
 from cms.db import Database, utcnow
 from cms.security import hash_password
 from cms.users.models import Role, User
@@ -157,13 +157,12 @@ def _title(rng: random.Random) -> str:
 
 def _slugs(titles: Iterator[str], taken: set[str]) -> Iterator[str]:
     """A unique slug per title, numbered like the service does (``-2``, ``-3``…)."""
+    # Remembering where each base's numbering stopped keeps this linear in the titles.
     next_number: dict[str, int] = {}
     for title in titles:
         base = slug_from_title(title)
-        slug, number = base, next_number.get(base, 2)
-        while slug in taken:
-            slug, number = f"{base}-{number}", number + 1
-        next_number[base] = number
+        slug = first_free_slug(base, taken, start=next_number.get(base, 2))
+        next_number[base] = int(slug.rsplit("-", 1)[1]) + 1 if slug != base else 2
         taken.add(slug)
         yield slug
 

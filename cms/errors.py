@@ -29,10 +29,6 @@ class Conflict(DomainError):
     """The request clashes with the current state (a taken email or slug, a lost race)."""
 
 
-class PreconditionFailed(DomainError):
-    """The caller's ``If-Match`` no longer matches the stored object."""
-
-
 class InvalidInput(DomainError):
     """A field's value is not acceptable; ``field`` names it."""
 

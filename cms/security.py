@@ -6,6 +6,7 @@ successful login (``verify_password`` returns the new hash).
 """
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import jwt
@@ -25,9 +26,14 @@ password_context = CryptContext(
     argon2__parallelism=1,
 )
 
-# Verified against when the email is unknown, so that answer takes as long as a wrong
-# password and response time does not reveal which emails have accounts.
-DUMMY_HASH = password_context.hash("dummy password that no account has")
+
+@cache
+def dummy_hash() -> str:
+    """Verified against when the email is unknown, so that answer takes as long as a wrong
+    password and response time does not reveal which emails have accounts. Made on first
+    use, not at import."""
+    return str(password_context.hash("dummy password that no account has"))
+
 
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 (an algorithm name, not a secret)
 
@@ -61,10 +67,10 @@ def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None
     an over-long password against a bcrypt hash (bcrypt's 72-byte limit) simply fails.
     """
     if len(password) > PASSWORD_MAX_LENGTH or "\x00" in password:
-        password_context.verify("not the password", DUMMY_HASH)
+        password_context.verify("not the password", dummy_hash())
         return False, None
     try:
-        matches, new_hash = password_context.verify_and_update(password, hashed or DUMMY_HASH)
+        matches, new_hash = password_context.verify_and_update(password, hashed or dummy_hash())
     except (ValueError, TypeError):
         return False, None
     if hashed is None:

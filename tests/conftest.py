@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from cms import schema
+from cms import migrations
 from cms.config import Settings
 from cms.db import Base, Database
 from cms.users.models import Role, User
@@ -35,6 +35,15 @@ DEFAULT_PASSWORD = "correct horse battery"
 
 def pytest_report_header() -> str:
     return f"cms database backend: {BACKEND}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The developer's CMS_* variables and .env file must not change what tests see."""
+    for name in list(os.environ):
+        if name.startswith("CMS_") and not name.startswith("CMS_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
 
 
 class ScratchDatabases:
@@ -79,7 +88,7 @@ def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scra
 @pytest.fixture(scope="session")
 def database_url(scratch_databases: ScratchDatabases) -> str:
     url = scratch_databases.create()
-    schema.upgrade(url)
+    migrations.upgrade(url)
     return url
 
 
@@ -109,6 +118,7 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture(scope="session")
 def database(app: FastAPI) -> Database:
+    """The app's own Database: tests read and write through the same session factory."""
     db: Database = app.state.database
     return db
 
@@ -156,7 +166,7 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
 def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test that touches the shared database starts with it empty."""
     yield
-    if "database" not in request.fixturenames:
+    if "app" not in request.fixturenames:  # every fixture that reaches the database has it
         return
     database: Database = request.getfixturevalue("database")
     with database.engine.begin() as connection:

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from cms import schema
+from cms import migrations
 from cms.app import create_app
 from cms.articles.models import Article
 from cms.db import Database
@@ -46,7 +46,7 @@ def test_readyz_is_503_until_the_schema_is_migrated(
     assert response.status_code == 503
     assert "no schema" in response.json()["detail"]
     assert httpx.get(f"{server.url}/healthz").status_code == 200
-    schema.upgrade(url)
+    migrations.upgrade(url)
     assert httpx.get(f"{server.url}/readyz").status_code == 200
 
 

@@ -21,15 +21,12 @@ from tests.conftest import TEST_SECRET_KEY, ScratchDatabases, UserFactory
 
 
 @pytest.fixture
-def cli_env(database: Database, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {
+def cli_env(database: Database) -> dict[str, str]:
+    return {
         "CMS_DATABASE_URL": database.url,
         "CMS_ENVIRONMENT": "test",
         "CMS_SECRET_KEY": TEST_SECRET_KEY,
     }
-    for name in ("CMS_ADMIN_EMAIL", "CMS_ADMIN_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    return env
 
 
 @pytest.fixture
@@ -85,7 +82,7 @@ def test_createsuperuser_prompts_when_interactive(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--email", "not-an-email", "--password", "long enough"], "not a valid email"),
+        (["--email", "not-an-email", "--password", "long enough"], "Not a valid email address"),
         (["--email", "a@example.com", "--password", "short"], "at least 8"),
         (["--email", "a@example.com"], "no password given"),
     ],

@@ -2,7 +2,7 @@
 
 from sqlalchemy import inspect
 
-from cms import schema
+from cms import migrations
 from cms.db import Database
 from tests.conftest import ScratchDatabases
 
@@ -11,18 +11,18 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift(scratch_databases: ScratchDat
     url = scratch_databases.create()
     database = Database(url)
     try:
-        schema.upgrade(url)
-        assert schema.current_revision(database.engine) == schema.head_revision()
+        migrations.upgrade(url)
+        assert migrations.current_revision(database.engine) == migrations.head_revision()
         assert {"users", "articles", "login_throttles"} <= set(
             inspect(database.engine).get_table_names()
         )
 
-        schema.downgrade(url, "base")
-        assert schema.current_revision(database.engine) is None
+        migrations.downgrade(url, "base")
+        assert migrations.current_revision(database.engine) is None
         assert set(inspect(database.engine).get_table_names()) <= {"alembic_version"}
 
-        schema.upgrade(url)
-        schema.check(url)  # raises if autogenerate finds any difference
-        assert schema.schema_problem(database.engine) is None
+        migrations.upgrade(url)
+        migrations.check(url)  # raises if autogenerate finds any difference
+        assert migrations.schema_problem(database.engine) is None
     finally:
         database.dispose()

@@ -160,11 +160,12 @@ def create_article(
     _validate_title(title)
     _validate_body(body)
     _validate_published_at(published_at)
+    # Permission first: an author must not learn which user ids exist.
+    if not permissions.can_write_as(actor, author_id):
+        raise PermissionDenied("You may only write articles as yourself")
     author = session.get(User, author_id)
     if author is None:
         raise NotFound("User does not exist")
-    if not permissions.can_write_as(actor, author_id):
-        raise PermissionDenied("You may only write articles as yourself")
     article = Article(
         title=title,
         body=body,

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from cms.articles.models import Article
 
+# The column holds 255: room for a "-NNNNN" suffix after the longest slug.
 SLUG_MAX_LENGTH = 200
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
-# Room for a "-NNNNN" suffix within the column's 255 characters.
 _FALLBACK_SLUG = "article"
 
 
@@ -29,10 +29,14 @@ def available_slug(session: Session, base: str, *, exclude_id: int | None = None
     stmt = select(Article.slug).where(or_(Article.slug == base, Article.slug.like(f"{base}-%")))
     if exclude_id is not None:
         stmt = stmt.where(Article.id != exclude_id)
-    taken = set(session.scalars(stmt))
+    return first_free_slug(base, set(session.scalars(stmt)))
+
+
+def first_free_slug(base: str, taken: set[str], start: int = 2) -> str:
+    """``base``, or ``base-2``, ``base-3``… (from ``start``): the first not in ``taken``."""
     if base not in taken:
         return base
-    number = 2
+    number = start
     while f"{base}-{number}" in taken:
         number += 1
     return f"{base}-{number}"

@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from cms.auth import service
+from cms.auth.schemas import Token
 from cms.deps import SessionDep, SettingsDep
 from cms.errors import AuthenticationFailed, TooManyAttempts
-from cms.users.schemas import Token
 
 router = APIRouter(tags=["auth"])
 

@@ -13,7 +13,7 @@ from cms.config import Settings
 from cms.db import utcnow
 from cms.errors import AuthenticationFailed, TooManyAttempts
 from cms.users.models import EMAIL_MAX_LENGTH, User
-from cms.users.service import get_user_by_email, normalize_email
+from cms.users.service import get_user_by_email, login_key
 
 LOGIN_FAILED = "Incorrect email or password"
 
@@ -27,7 +27,7 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
     A hash in an outdated scheme is replaced on success.
     """
     # No account has a longer email; the key is cut to the column so any input is counted.
-    login = normalize_email(email)[:EMAIL_MAX_LENGTH]
+    login = login_key(email)[:EMAIL_MAX_LENGTH]
     now = utcnow()
     throttle = session.get(LoginThrottle, login, with_for_update=True)
     if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:

@@ -16,7 +16,8 @@ Password = Annotated[
 
 
 class UserCreate(BaseModel):
-    # Unknown fields are errors, so role/is_active cannot be smuggled into a sign-up.
+    # Unknown fields are errors (is_active cannot be smuggled in); role is declared so
+    # admins can set it, and the service refuses it from anyone else.
     model_config = ConfigDict(extra="forbid")
 
     email: Email
@@ -62,9 +63,3 @@ class UserPublic(BaseModel):
             article_count=article_count,
             articles=articles,
         )
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type)
-    expires_in: int = Field(description="Seconds until the token expires")

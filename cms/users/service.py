@@ -7,6 +7,7 @@ Services take a session and plain arguments, enforce :mod:`cms.permissions`, rai
 from collections.abc import Sequence
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,12 +20,29 @@ EMAIL_TAKEN = "Email already registered"
 
 
 def normalize_email(email: str) -> str:
-    """The stored form of an email: trimmed and lower-cased, so lookups ignore case."""
-    return email.strip().lower()
+    """The stored form of an email: validated, Unicode-normalised and lower-cased, so one
+    address is one key whoever types it (API, back office, CLI) and however it is typed.
+
+    Raises :class:`InvalidInput` for something that is not an email address.
+    """
+    try:
+        normalized = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput("email", f"Not a valid email address: {exc}") from None
+    return normalized.lower()
+
+
+def login_key(email: str) -> str:
+    """What a sign-in attempt is looked up and counted under: the normalised address, or
+    for text that is no address at all, the text itself (no account can match it)."""
+    try:
+        return normalize_email(email)
+    except InvalidInput:
+        return email.strip().lower()
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email == normalize_email(email)))
+    return session.scalar(select(User).where(User.email == login_key(email)))
 
 
 def get_visible_user(session: Session, *, actor: User | None, user_id: int) -> User:

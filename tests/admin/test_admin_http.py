@@ -12,7 +12,7 @@ from cms.articles.models import Article, ArticleStatus
 from cms.db import Database
 from cms.security import verify_password
 from cms.users.models import Role, User
-from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory
+from tests.conftest import BACKEND, DEFAULT_PASSWORD, LiveServer, UserFactory
 
 
 @pytest.fixture
@@ -413,25 +413,28 @@ def test_deleting_an_article_from_the_back_office(
     assert stored(database, Article, article.id) is None
 
 
+# A huge id: MariaDB simply finds no row (404); SQLite cannot even bind it (400).
+HUGE_ID_STATUS = 400 if BACKEND == "sqlite" else 404
+
+
 @pytest.mark.parametrize(
-    "path",
+    ("path", "status"),
     [
-        "/admin/article/list?status=zzz",
-        "/admin/user/list?role=zzz",
-        "/admin/article/list?author_id=abc",
-        "/admin/user/details/abc",
-        "/admin/article/edit/abc",
-        "/admin/user/details/99999999999999999999",
-        "/admin/article/list?author_id=99999999999999999999",
+        ("/admin/article/list?status=zzz", 200),  # a filter that matches nothing
+        ("/admin/user/list?role=zzz", 200),
+        ("/admin/article/list?author_id=abc", 400),
+        ("/admin/user/details/abc", 400),
+        ("/admin/article/edit/abc", 400),
+        ("/admin/user/details/99999999999999999999", HUGE_ID_STATUS),
+        ("/admin/article/list?author_id=99999999999999999999", 200 if BACKEND != "sqlite" else 400),
     ],
 )
 def test_hand_edited_addresses_are_answered_not_500(
-    browser: httpx.Client, make_user: UserFactory, path: str
+    browser: httpx.Client, make_user: UserFactory, path: str, status: int
 ) -> None:
     signed_in(browser, make_user(role=Role.ADMIN))
     response = browser.get(path)
-    # MariaDB simply finds no row for a huge id (404); SQLite cannot bind it (400).
-    assert response.status_code in (200, 400, 404), (path, response.status_code)
+    assert response.status_code == status, (path, response.status_code)
 
 
 def test_saving_an_article_unchanged_keeps_its_exact_times(

@@ -239,6 +239,9 @@ def test_tutorial_route_writes_as_the_caller_unless_staff(
     missing = api.post("/users/999999/articles/", json={"title": "x"}, headers=login(editor))
     assert missing.status_code == 404
     assert missing.json() == {"detail": "User does not exist"}
+    # An author learns nothing about which ids exist: a missing one is also a 403.
+    probe = api.post("/users/999999/articles/", json={"title": "x"}, headers=login(author))
+    assert probe.status_code == 403
 
 
 def test_patch_changes_only_what_is_sent(

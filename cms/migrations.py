@@ -23,6 +23,9 @@ def alembic_config(database_url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolates "%": escape it so passwords with "%" survive.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    # alembic.ini's logging setup is for the `alembic` command; in our processes it would
+    # replace the server's (or pytest's) logging configuration.
+    config.attributes["configure_logger"] = False
     return config
 
 
