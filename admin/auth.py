@@ -9,6 +9,7 @@ from typing import Any
 from anyio import to_thread
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.authorization import Action, AuthorizationBackend
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -70,8 +71,11 @@ class StaffAuthentication(AuthenticationBackend):
             except AuthenticationFailed:
                 session.commit()  # keep the recorded failure: it feeds the throttle
                 return None
-            except TooManyAttempts:
-                return None
+            except TooManyAttempts as exc:
+                # The API's 429, on SQLAdmin's error page (which shows the detail only).
+                raise HTTPException(
+                    status_code=429, detail=f"{exc.message} (in {exc.retry_after} seconds)."
+                ) from None
             session.commit()
             if not permissions.can_use_back_office(user):
                 return None

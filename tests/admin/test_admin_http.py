@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -574,3 +575,15 @@ def test_the_create_form_asks_for_no_current_password(
     signed_in(browser, admin)
     assert 'name="current_password"' not in browser.get("/admin/user/create").text
     assert 'name="current_password"' in browser.get(f"/admin/user/edit/{admin.id}").text
+
+
+def test_a_locked_login_says_so_in_the_back_office_too(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    admin = make_user(role=Role.ADMIN)
+    for _ in range(5):  # the test settings allow 5 failures
+        assert admin_login(browser, admin.email, "wrong password").status_code == 400
+    locked = admin_login(browser, admin.email)
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.text
+    assert re.search(r"in \d+ seconds", locked.text)
