@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from cms import migrations
+from cms.articles.models import Article, ArticleStatus
+from cms.articles.rendering import render_markdown
+from cms.articles.slugs import slug_from_title
 from cms.config import Settings
 from cms.db import Base, Database
 from cms.users.models import Role, User
@@ -208,6 +212,38 @@ def make_user(database: Database) -> UserFactory:
         with database.transaction() as session:
             session.add(user)
         return user
+
+    return factory
+
+
+ArticleFactory = Callable[..., Article]
+
+
+@pytest.fixture
+def make_article(database: Database) -> ArticleFactory:
+    """Store an article directly: ``make_article(author=user, status=ArticleStatus.DRAFT)``."""
+
+    def factory(
+        *,
+        author: User,
+        title: str = "An article",
+        body: str = "",
+        slug: str | None = None,
+        status: ArticleStatus = ArticleStatus.DRAFT,
+        published_at: datetime | None = None,
+    ) -> Article:
+        article = Article(
+            title=title,
+            slug=slug or slug_from_title(title),
+            body=body,
+            body_html=render_markdown(body),
+            status=status,
+            published_at=published_at,
+            author_id=author.id,
+        )
+        with database.transaction() as session:
+            session.add(article)
+        return article
 
     return factory
 

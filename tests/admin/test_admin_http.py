@@ -4,6 +4,8 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ from cms.articles.models import Article, ArticleStatus
 from cms.db import Database
 from cms.security import verify_password
 from cms.users.models import Role, User
-from tests.conftest import BACKEND, DEFAULT_PASSWORD, LiveServer, UserFactory
+from tests.conftest import BACKEND, DEFAULT_PASSWORD, ArticleFactory, LiveServer, UserFactory
 
 
 @pytest.fixture
@@ -361,33 +363,12 @@ def test_article_form_errors_come_from_the_shared_rules(
 
 
 def test_article_list_searches_sorts_and_filters(
-    browser: httpx.Client, make_user: UserFactory, database: Database
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory
 ) -> None:
     editor, other = make_user(role=Role.EDITOR), make_user()
-    with database.transaction() as session:
-        session.add(
-            Article(
-                title="Other's piece",
-                slug="others-piece",
-                body="",
-                body_html="",
-                author_id=other.id,
-            )
-        )
-        for title, status in [
-            ("Alpha news", ArticleStatus.PUBLISHED),
-            ("Beta draft", ArticleStatus.DRAFT),
-        ]:
-            session.add(
-                Article(
-                    title=title,
-                    slug=title.lower().replace(" ", "-"),
-                    body="",
-                    body_html="",
-                    status=status,
-                    author_id=editor.id,
-                )
-            )
+    make_article(author=other, title="Other's piece")
+    make_article(author=editor, title="Alpha news", status=ArticleStatus.PUBLISHED)
+    make_article(author=editor, title="Beta draft")
     signed_in(browser, editor)
     assert "Beta draft" not in browser.get("/admin/article/list?search=alpha").text
     assert "Alpha news" in browser.get("/admin/article/list?search=alpha").text
@@ -402,12 +383,10 @@ def test_article_list_searches_sorts_and_filters(
 
 
 def test_deleting_an_article_from_the_back_office(
-    browser: httpx.Client, make_user: UserFactory, database: Database
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, database: Database
 ) -> None:
     editor = make_user(role=Role.EDITOR)
-    with database.transaction() as session:
-        article = Article(title="Doomed", slug="doomed", body="", body_html="", author_id=editor.id)
-        session.add(article)
+    article = make_article(author=editor, title="Doomed")
     signed_in(browser, editor)
     response = browser.delete(f"/admin/article/delete?pks={article.id}")
     assert response.status_code == 200
@@ -439,23 +418,17 @@ def test_hand_edited_addresses_are_answered_not_500(
 
 
 def test_saving_an_article_unchanged_keeps_its_exact_times(
-    browser: httpx.Client, make_user: UserFactory, database: Database
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, database: Database
 ) -> None:
-    from datetime import UTC, datetime
-
     editor = make_user(role=Role.EDITOR)
     moment = datetime(2025, 5, 6, 7, 8, 9, 654321, tzinfo=UTC)
-    with database.transaction() as session:
-        article = Article(
-            title="Precise",
-            slug="precise",
-            body="b",
-            body_html="<p>b</p>\n",
-            status=ArticleStatus.PUBLISHED,
-            published_at=moment,
-            author_id=editor.id,
-        )
-        session.add(article)
+    article = make_article(
+        author=editor,
+        title="Precise",
+        body="b",
+        status=ArticleStatus.PUBLISHED,
+        published_at=moment,
+    )
     signed_in(browser, editor)
     form = browser.get(f"/admin/article/edit/{article.id}").text
     assert 'value="2025-05-06 07:08:09"' in form
@@ -479,20 +452,11 @@ def test_saving_an_article_unchanged_keeps_its_exact_times(
 
 
 def test_the_author_filter_lists_prolific_authors_not_every_user(
-    browser: httpx.Client, make_user: UserFactory, database: Database
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory
 ) -> None:
     editor = make_user(role=Role.EDITOR, name="Editor Without Articles")
     writer = make_user(name="Prolific Writer")
-    with database.transaction() as session:
-        session.add(
-            Article(
-                title="By the writer",
-                slug="by-the-writer",
-                body="",
-                body_html="",
-                author_id=writer.id,
-            )
-        )
+    make_article(author=writer, title="By the writer")
     signed_in(browser, editor)
     page = browser.get("/admin/article/list").text
     assert "Prolific Writer" in page
@@ -503,14 +467,12 @@ def test_the_author_filter_lists_prolific_authors_not_every_user(
 
 
 def test_no_file_can_be_downloaded_through_a_text_column(
-    browser: httpx.Client, make_user: UserFactory, database: Database
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory
 ) -> None:
-    editor = make_user(role=Role.EDITOR, name="pyproject.toml")
-    with database.transaction() as session:
-        article = Article(
-            title="x", slug="x", body="pyproject.toml", body_html="", author_id=editor.id
-        )
-        session.add(article)
+    # The server's working directory is this test's own: put a "secret" there.
+    Path("secret.txt").write_text("[project] TOP SECRET", encoding="utf-8")
+    editor = make_user(role=Role.EDITOR, name="secret.txt")
+    article = make_article(author=editor, title="secret.txt", body="secret.txt")
     signed_in(browser, editor)
     for path in [
         f"/admin/article/{article.id}/body/download/",
@@ -520,23 +482,14 @@ def test_no_file_can_be_downloaded_through_a_text_column(
     ]:
         response = browser.get(path)
         assert response.status_code == 404, path
-        assert "[project]" not in response.text
+        assert "TOP SECRET" not in response.text
 
 
 def test_exports_defuse_spreadsheet_formulas(
-    browser: httpx.Client, make_user: UserFactory, database: Database
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory
 ) -> None:
     editor = make_user(role=Role.EDITOR, name="=cmd|' /C calc'!A0")
-    with database.transaction() as session:
-        session.add(
-            Article(
-                title='=HYPERLINK("http://evil.example","x")',
-                slug="evil",
-                body="",
-                body_html="",
-                author_id=editor.id,
-            )
-        )
+    make_article(author=editor, title='=HYPERLINK("http://evil.example","x")', slug="evil")
     signed_in(browser, editor)
     articles = list(csv.reader(io.StringIO(browser.get("/admin/article/export/csv").text)))
     assert articles[1][1] == '\'=HYPERLINK("http://evil.example","x")'
