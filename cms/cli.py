@@ -4,6 +4,8 @@ settings as the server."""
 import secrets
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -47,6 +49,28 @@ def _database(settings: Settings) -> Database:
         raise _fail(str(exc), 2) from exc
 
 
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Database]:
+    """The configured database for one command: a domain error becomes a one-line
+    failure, and the connection pool is closed whatever happens."""
+    database = _database(settings)
+    try:
+        yield database
+    except DomainError as exc:
+        raise _fail(exc.message) from exc
+    finally:
+        database.dispose()
+
+
+def _upgrade(settings: Settings, revision: str = "head") -> None:
+    try:
+        migrations.upgrade(settings.database_url, revision)
+    except DBAPIError as exc:
+        raise _fail(f"could not migrate the database: {exc.orig}") from exc
+    except (CommandError, ConfigurationError) as exc:
+        raise _fail(str(exc)) from exc
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(code)
@@ -76,13 +100,7 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
 ) -> None:
     """Bring the database schema up to date (creating it on first run)."""
-    settings = _settings()
-    try:
-        migrations.upgrade(settings.database_url, revision)
-    except DBAPIError as exc:
-        raise _fail(f"could not migrate the database: {exc.orig}") from exc
-    except (CommandError, ConfigurationError) as exc:
-        raise _fail(str(exc)) from exc
+    _upgrade(_settings(), revision)
     typer.echo(f"Database is at {revision}.")
 
 
@@ -127,15 +145,9 @@ def createsuperuser(
     if password is None and settings.admin_password is not None:
         password = settings.admin_password.get_secret_value()
     password = _prompt_password(password)
-    database = _database(settings)
-    try:
-        with database.transaction() as session:
-            user = _create_admin(session, email=email, password=password, name=name)
-            typer.echo(f"Created admin {user.email} (id {user.id}).")
-    except DomainError as exc:
-        raise _fail(exc.message) from exc
-    finally:
-        database.dispose()
+    with _opened(settings) as database, database.transaction() as session:
+        user = _create_admin(session, email=email, password=password, name=name)
+    typer.echo(f"Created admin {user.email} (id {user.id}).")
 
 
 def _create_admin(session: Session, *, email: str, password: str, name: str) -> User:
@@ -166,19 +178,11 @@ def changepassword(
     """Set a user's password (and sign them out everywhere)."""
     settings = _settings()
     password = _prompt_password(password)
-    database = _database(settings)
-    try:
-        with database.transaction() as session:
-            user = users.get_user_by_email(session, email)
-            if user is None:
-                raise DomainError(f"no user with email {email!r}")
-            users.update_user(
-                session, actor=_operator(), target=user, changes={"password": password}
-            )
-    except DomainError as exc:
-        raise _fail(exc.message) from exc
-    finally:
-        database.dispose()
+    with _opened(settings) as database, database.transaction() as session:
+        user = users.get_user_by_email(session, email)
+        if user is None:
+            raise DomainError(f"no user with email {email!r}")
+        users.update_user(session, actor=_operator(), target=user, changes={"password": password})
     typer.echo(f"Password changed for {email}.")
 
 
@@ -230,11 +234,7 @@ def bootstrap(
     """First run: migrate, create an admin if there is no active one (printing its password once),
     and add demo content if there are no articles."""
     settings = _settings()
-    database = _database(settings)
-    try:
-        migrations.upgrade(settings.database_url)
-    except DBAPIError as exc:
-        raise _fail(f"could not migrate the database: {exc.orig}") from exc
+    _upgrade(settings)
     email = settings.admin_email or "admin@example.com"
     generated = settings.admin_password is None
     password = (
@@ -242,7 +242,7 @@ def bootstrap(
         if settings.admin_password is None
         else settings.admin_password.get_secret_value()
     )
-    try:
+    with _opened(settings) as database:
         with database.transaction() as session:
             has_admin = session.scalar(
                 select(func.count())
@@ -260,10 +260,6 @@ def bootstrap(
         if not article_count and demo_articles:
             seed_demo(database, users=5, articles=demo_articles)
             typer.echo(f"Added {demo_articles} demo articles.")
-    except DomainError as exc:
-        raise _fail(exc.message) from exc
-    finally:
-        database.dispose()
 
 
 if __name__ == "__main__":
