@@ -1,9 +1,8 @@
 """The back office at ``/admin``: SQLAdmin over the CMS's models, sessions and policy.
 
-Registered as a ``cms.plugins`` entry point, so ``cms.app.create_app`` mounts it without
-``cms`` importing this package.
+Mounted on the API application by the composition root, :func:`cms.asgi.build_app`.
 """
 
-from admin.site import install
+from admin.site import install_back_office
 
-__all__ = ["install"]
+__all__ = ["install_back_office"]

@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cms import permissions
-from cms.auth.service import authenticate
+from cms.actors import Origin
+from cms.auth.service import sign_in
 from cms.config import Settings
-from cms.db import Database, begin_write, utcnow
+from cms.db import Database, utcnow
 from cms.errors import AuthenticationFailed, TooManyAttempts
 from cms.users.models import User
 
@@ -28,6 +29,14 @@ def current_user(request: Request) -> User | None:
     """The staff user this back-office request is made by (set by ``authenticate``)."""
     user: User | None = getattr(request.state, "cms_user", None)
     return user
+
+
+def admin_origin(request: Request) -> Origin:
+    """The back office as the surface, with the request's address and id."""
+    state = request.scope.get("state", {})
+    return Origin(
+        surface="admin", address=state.get("client_address"), request_id=state.get("request_id")
+    )
 
 
 def keep_signed_in(request: Request, user: User) -> None:
@@ -44,7 +53,7 @@ class StaffAuthentication(AuthenticationBackend):
 
     def __init__(self, database: Database, settings: Settings) -> None:
         super().__init__(
-            secret_key=settings.secret_key.get_secret_value(),
+            secret_key=settings.secret,
             session_cookie=SESSION_COOKIE,
             max_age=SESSION_MAX_AGE,
             same_site="lax",
@@ -56,30 +65,31 @@ class StaffAuthentication(AuthenticationBackend):
     async def login(self, request: Request) -> Response | bool:
         form = await request.form()
         email, password = str(form.get("username", "")), str(form.get("password", ""))
-        identity = await to_thread.run_sync(self._check_credentials, email, password)
+        origin = admin_origin(request)
+        identity = await to_thread.run_sync(self._check_credentials, email, password, origin)
         if identity is None:
             return False
         request.session.clear()
         request.session.update({"user_id": identity[0], "version": identity[1]})
         return True
 
-    def _check_credentials(self, email: str, password: str) -> tuple[int, int] | None:
-        with self.database.sessionmaker() as session:
-            begin_write(session)
-            try:
-                user = authenticate(session, email=email, password=password, settings=self.settings)
-            except AuthenticationFailed:
-                session.commit()  # keep the recorded failure: it feeds the throttle
-                return None
-            except TooManyAttempts as exc:
-                # The API's 429, on SQLAdmin's error page (which shows the detail only).
-                raise HTTPException(
-                    status_code=429, detail=f"{exc.message} (in {exc.retry_after} seconds)."
-                ) from None
-            session.commit()
-            if not permissions.can_use_back_office(user):
-                return None
-            return user.id, user.session_version
+    def _check_credentials(
+        self, email: str, password: str, origin: Origin
+    ) -> tuple[int, int] | None:
+        try:
+            user = sign_in(
+                self.database, email=email, password=password, origin=origin, settings=self.settings
+            )
+        except AuthenticationFailed:
+            return None
+        except TooManyAttempts as exc:
+            # The API's 429, on SQLAdmin's error page (which shows the detail only).
+            raise HTTPException(
+                status_code=429, detail=f"{exc.message} (in {exc.retry_after} seconds)."
+            ) from None
+        if not permissions.can_use_back_office(user):
+            return None
+        return user.id, user.session_version
 
     async def logout(self, request: Request) -> Response | bool:
         request.session.clear()

@@ -17,17 +17,20 @@ from starlette.requests import Request
 from wtforms import Form, PasswordField, StringField
 from wtforms.validators import Email, Length, Optional, Regexp
 
-from admin.auth import current_user, keep_signed_in
+from admin.auth import admin_origin, current_user, keep_signed_in
 from admin.filters import AuthorFilter
 from cms import permissions
 from cms.articles import service as articles
+from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.models import Article, ArticleStatus
-from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
-from cms.db import begin_write, utcnow
+from cms.changes import UNSET
+from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
-from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from cms.fields import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, SLUG_MAX_LENGTH, SLUG_PATTERN
+from cms.roles import Role
 from cms.users import service as users
-from cms.users.models import Role, User
+from cms.users.changes import AccountChanges, NewAccount
+from cms.users.models import User
 
 T = TypeVar("T")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -60,29 +63,28 @@ class ServiceModelView(ModelView):
             return "'" + text
         return text
 
-    async def run_as_actor(self, request: Request, work: Callable[[Session, User], T]) -> T:
-        """Run ``work(session, actor)`` in a thread, commit it, and turn failures into
-        messages safe to show (never SQL)."""
+    async def run_as_actor(self, request: Request, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work(uow)`` in a thread, in one unit of work with the signed-in user as
+        its actor, and turn failures into messages safe to show (never SQL)."""
         actor_id = _actor(request).id
+        database: Database = request.app.state.database
+        origin = admin_origin(request)
+
+        def load_actor(session: Session) -> User:
+            actor = session.get(User, actor_id)
+            if actor is None or not permissions.can_use_back_office(actor):
+                raise AdminError("Your account can no longer use the back office")
+            return actor
 
         def in_transaction() -> T:
-            with self.session_maker() as session:
-                begin_write(session)
-                actor = session.get(User, actor_id)
-                if actor is None:
-                    raise AdminError("Your account no longer exists")
-                try:
-                    result = work(session, actor)
-                    session.commit()
-                except DomainError as exc:
-                    session.rollback()
-                    raise AdminError(exc.message) from exc
-                except SQLAlchemyError as exc:
-                    session.rollback()
-                    raise AdminError(
-                        "The database refused the change; reload the page and try again"
-                    ) from exc
-                return result
+            try:
+                return database.run(work, actor=load_actor, origin=origin)
+            except DomainError as exc:
+                raise AdminError(exc.message) from exc
+            except SQLAlchemyError as exc:
+                raise AdminError(
+                    "The database refused the change; reload the page and try again"
+                ) from exc
 
         return await to_thread.run_sync(in_transaction)
 
@@ -188,52 +190,39 @@ class UserAdmin(ServiceModelView, model=User):
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
         if not data.get("password"):
             raise AdminError("Password: a new user needs a password")
-        return await self.run_as_actor(
-            request,
-            lambda session, actor: users.create_user(
-                session,
-                actor=actor,
-                email=data["email"],
-                password=data["password"],
-                name=data.get("name") or "",
-                role=Role(data["role"]) if data.get("role") else None,
-                is_active=bool(data.get("is_active")),
-                allow_signup=False,
-            ),
+        account = NewAccount(
+            email=data["email"],
+            password=data["password"],
+            name=data.get("name") or "",
+            role=Role(data["role"]) if data.get("role") else None,
+            is_active=bool(data.get("is_active")),
         )
+        return await self.run_as_actor(request, lambda uow: users.create_user(uow, account=account))
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
-        def update(session: Session, actor: User) -> User:
-            target = users.get_visible_user(session, actor=actor, user_id=int(pk))
-            changes: dict[str, Any] = {
-                field: data[field]
-                for field in ("email", "name", "is_active")
-                if field in data and data[field] != getattr(target, field)
-            }
-            if data.get("role") and Role(data["role"]) is not target.role:
-                changes["role"] = Role(data["role"])
-            if data.get("password"):
-                changes["password"] = data["password"]
-            return users.update_user(
-                session,
-                actor=actor,
-                target=target,
+        changes = AccountChanges(
+            email=data.get("email", UNSET),
+            name=data.get("name", UNSET),
+            is_active=bool(data["is_active"]) if "is_active" in data else UNSET,
+            role=Role(data["role"]) if data.get("role") else UNSET,
+            password=data.get("password") or UNSET,
+        )
+        user = await self.run_as_actor(
+            request,
+            lambda uow: users.update_user(
+                uow,
+                user_id=int(pk),
                 changes=changes,
                 current_password=data.get("current_password"),
-            )
-
-        user = await self.run_as_actor(request, update)
+            ),
+        )
         if user.id == _actor(request).id:
             # A new password signs the account out everywhere else, not from this form.
             keep_signed_in(request, user)
         return user
 
     async def delete_model(self, request: Request, pk: Any) -> None:
-        def delete(session: Session, actor: User) -> None:
-            target = users.get_visible_user(session, actor=actor, user_id=int(pk))
-            users.delete_user(session, actor=actor, target=target)
-
-        await self.run_as_actor(request, delete)
+        await self.run_as_actor(request, lambda uow: users.delete_user(uow, user_id=int(pk)))
 
 
 class ArticleAdmin(ServiceModelView, model=Article):
@@ -327,56 +316,39 @@ class ArticleAdmin(ServiceModelView, model=Article):
         )
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
-        def create(session: Session, actor: User) -> Article:
-            author_id = _chosen_author(data)
-            return articles.create_article(
-                session,
-                actor=actor,
-                author_id=actor.id if author_id is None else author_id,
-                title=data.get("title") or "",
-                body=data.get("body") or "",
-                slug=data.get("slug") or None,
-                status=ArticleStatus(data.get("status") or ArticleStatus.DRAFT),
-                published_at=_as_utc(data.get("published_at")),
-            )
-
-        return await self.run_as_actor(request, create)
+        draft = ArticleDraft(
+            title=data.get("title") or "",
+            body=data.get("body") or "",
+            slug=data.get("slug") or None,
+            status=ArticleStatus(data.get("status") or ArticleStatus.DRAFT),
+            published_at=_as_utc(data.get("published_at")),
+        )
+        author_id = _chosen_author(data)
+        return await self.run_as_actor(
+            request, lambda uow: articles.create_article(uow, draft=draft, author_id=author_id)
+        )
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
-        def update(session: Session, actor: User) -> Article:
-            article = articles.get_visible_article(
-                session, viewer=actor, article_id=int(pk), for_update=True
-            )
-            submitted: dict[str, Any] = {
-                "title": data.get("title") or "",
-                "body": data.get("body") or "",
-                "status": ArticleStatus(data.get("status") or article.status),
-                "slug": data.get("slug") or article.slug,
-            }
-            changes = {
-                field: value
-                for field, value in submitted.items()
-                if value != getattr(article, field)
-            }
+        def update(uow: UnitOfWork) -> Article:
+            article = articles.get_article_for_change(uow, int(pk))
             # The form shows whole seconds: an untouched time must keep its microseconds.
             published_at = _as_utc(data.get("published_at"))
             stored = article.published_at
-            if published_at != (stored.replace(microsecond=0) if stored else None):
-                changes["published_at"] = published_at
+            unchanged_time = published_at == (stored.replace(microsecond=0) if stored else None)
             author_id = _chosen_author(data)
-            if author_id is not None and author_id != article.author_id:
-                articles.reassign_article(
-                    session, actor=actor, article=article, author_id=author_id
-                )
-            return articles.update_article(session, actor=actor, article=article, changes=changes)
+            changes = ArticleChanges(
+                title=data.get("title") or "",
+                body=data.get("body") or "",
+                status=ArticleStatus(data.get("status") or article.status),
+                slug=data.get("slug") or article.slug,
+                published_at=stored if unchanged_time else published_at,
+                author_id=article.author_id if author_id is None else author_id,
+            )
+            return articles.update_article(uow, article_id=article.id, changes=changes)
 
         return await self.run_as_actor(request, update)
 
     async def delete_model(self, request: Request, pk: Any) -> None:
-        def delete(session: Session, actor: User) -> None:
-            article = articles.get_visible_article(
-                session, viewer=actor, article_id=int(pk), for_update=True
-            )
-            articles.delete_article(session, actor=actor, article=article)
-
-        await self.run_as_actor(request, delete)
+        await self.run_as_actor(
+            request, lambda uow: articles.delete_article(uow, article_id=int(pk))
+        )

@@ -1,15 +1,13 @@
-"""The ASGI application: the REST API, health checks, and whatever plugins are installed.
+"""The REST API application: routers, health checks, middleware and error handlers.
 
-The back office is such a plugin: ``admin`` registers itself under the ``cms.plugins``
-entry point group, so this package never imports it (``admin`` depends on ``cms``, not the
-reverse). A plugin is a callable ``install(app, database, settings)``.
+The back office is mounted on it by the composition root, :mod:`cms.asgi`; nothing else
+in this package imports ``admin`` (``admin`` depends on ``cms``, not the reverse).
 """
 
 import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import entry_points
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -24,17 +22,25 @@ from cms.articles.router import router as articles_router
 from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
 from cms.db import Database
+from cms.middleware import RequestContextMiddleware
 from cms.users.router import router as users_router
 
 logger = logging.getLogger(__name__)
 
-PLUGIN_GROUP = "cms.plugins"
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+# Swagger UI and ReDoc start themselves with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
+    "https://fastapi.tiangolo.com; object-src 'none'; frame-ancestors 'none'"
+)
 
 _STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotFound: status.HTTP_404_NOT_FOUND,
     errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
     errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.NotAuthenticated: status.HTTP_401_UNAUTHORIZED,
+    errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
 }
 
 
@@ -43,8 +49,8 @@ class ASCIIJSONResponse(JSONResponse):
         return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
-def create_app(settings: Settings | None = None, *, plugins: bool = True) -> FastAPI:
-    """Build the application for ``settings`` (default: from the environment)."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for ``settings`` (default: from the environment), without the back office."""
     settings = settings or get_settings()
     database = Database(settings.database_url, echo=settings.sql_echo)
 
@@ -63,15 +69,20 @@ def create_app(settings: Settings | None = None, *, plugins: bool = True) -> Fas
     )
     app.state.settings = settings
     app.state.database = database
+    # Paths that need another Content-Security-Policy than the API's (the back office
+    # adds its own when it is mounted).
+    app.state.content_security_policies = [("/docs", DOCS_CSP), ("/redoc", DOCS_CSP)]
+    app.add_middleware(
+        RequestContextMiddleware,
+        trusted_proxies=settings.trusted_proxies,
+        csp_by_prefix=app.state.content_security_policies,
+    )
 
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(articles_router)
     _add_health_checks(app, database)
     _add_error_handlers(app)
-    if plugins:
-        for plugin in entry_points(group=PLUGIN_GROUP):
-            plugin.load()(app, database, settings)
     return app
 
 
@@ -130,7 +141,8 @@ def _add_error_handlers(app: FastAPI) -> None:
             (code for kind, code in _STATUS_FOR_ERROR.items() if isinstance(exc, kind)),
             status.HTTP_400_BAD_REQUEST,
         )
-        return JSONResponse({"detail": exc.message}, status_code=code)
+        headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
+        return JSONResponse({"detail": exc.message}, status_code=code, headers=headers)
 
     @app.exception_handler(StaleDataError)
     async def lost_race(_request: Request, _exc: StaleDataError) -> JSONResponse:

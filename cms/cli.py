@@ -1,6 +1,7 @@
 """``cms``: run, migrate and administer the CMS. Every command reads the same ``CMS_*``
 settings as the server."""
 
+import ipaddress
 import secrets
 import sys
 import time
@@ -14,16 +15,21 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from cms import migrations
+from cms.actors import COMMAND_LINE, SYSTEM
 from cms.articles.models import Article
 from cms.config import Settings
-from cms.db import Database
+from cms.db import Database, UnitOfWork
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
+from cms.roles import Role
 from cms.users import service as users
-from cms.users.models import Role, User
+from cms.users.changes import AccountChanges, NewAccount
+from cms.users.models import User
+
+# Seconds `cms serve` gives in-flight requests to finish after SIGTERM.
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 app = typer.Typer(
     help="Run and administer the CMS. Settings come from CMS_* environment variables.",
@@ -51,15 +57,31 @@ def _database(settings: Settings) -> Database:
 
 @contextmanager
 def _opened(settings: Settings) -> Iterator[Database]:
-    """The configured database for one command: a domain error becomes a one-line
-    failure, and the connection pool is closed whatever happens."""
+    """The configured database for one command. Whatever goes wrong becomes one line and
+    a non-zero exit, never a traceback: a refused change, a database that cannot be
+    reached, a schema that was never migrated. The connection pool is closed at the end."""
     database = _database(settings)
     try:
         yield database
     except DomainError as exc:
         raise _fail(exc.message) from exc
+    except DBAPIError as exc:
+        raise _fail(_database_problem(database, exc)) from exc
     finally:
         database.dispose()
+
+
+def _database_problem(database: Database, exc: DBAPIError) -> str:
+    """Why a statement failed, in the operator's terms."""
+    try:
+        problem = migrations.schema_problem(database.engine)
+    except DBAPIError:
+        return f"could not reach the database: {_first_line(exc.orig)}"
+    return problem or f"the database refused the operation: {_first_line(exc.orig)}"
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _upgrade(settings: Settings, revision: str = "head") -> None:
@@ -84,15 +106,38 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
     """Serve the API, /docs and the /admin back office."""
-    _settings()  # refuse to start on bad settings before forking workers
+    settings = _settings()  # refuse to start on bad settings before forking workers
+    if not _is_loopback(host) and settings.environment == "development":
+        typer.echo(
+            "WARNING: serving a development configuration on a non-loopback address "
+            f"({host}). Anyone who can reach it gets no HTTPS-only cookies and this "
+            "machine's development key. For anything but a trusted network set "
+            "CMS_ENVIRONMENT=production and CMS_SECRET_KEY.",
+            err=True,
+        )
+    trusted = [str(network) for network in settings.trusted_proxies]
     uvicorn.run(
-        "cms.asgi:app",
+        "cms.asgi:build_app",
+        factory=True,
         host=host,
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        proxy_headers=True,
+        # X-Forwarded-* only from the proxies named in CMS_TRUSTED_PROXIES.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()
@@ -114,15 +159,17 @@ def makemigrations(
 
 
 def _interactive() -> bool:
-    """Whether someone is at the terminal to answer prompts (scripts get errors instead)."""
-    return sys.stdin.isatty()
+    """Whether someone is at the terminal to answer prompts (scripts get errors instead).
+
+    Standard input may be closed altogether (``<&-``): then nobody is there either."""
+    return sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
 
 
-def _prompt_password(password: str | None) -> str:
+def _prompt_password(password: str | None, *, how: str) -> str:
     if password is not None:
         return password
     if not _interactive():
-        raise _fail("no password given; use --password or CMS_ADMIN_PASSWORD", 2)
+        raise _fail(f"no password given and no terminal to ask on; {how}", 2)
     value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return value
 
@@ -144,30 +191,19 @@ def createsuperuser(
         email = typer.prompt("Email")
     if password is None and settings.admin_password is not None:
         password = settings.admin_password.get_secret_value()
-    password = _prompt_password(password)
-    with _opened(settings) as database, database.transaction() as session:
-        user = _create_admin(session, email=email, password=password, name=name)
+    password = _prompt_password(password, how="use --password or CMS_ADMIN_PASSWORD")
+    with _opened(settings) as database:
+        user = database.run(
+            lambda uow: _create_admin(uow, email=email, password=password, name=name),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
     typer.echo(f"Created admin {user.email} (id {user.id}).")
 
 
-def _create_admin(session: Session, *, email: str, password: str, name: str) -> User:
-    return users.create_user(
-        session,
-        actor=_operator(),
-        email=email,
-        password=password,
-        name=name,
-        role=Role.ADMIN,
-    )
-
-
-def _operator() -> User:
-    """Whoever runs the CLI operates the server, so acts with an admin's authority.
-
-    A transient, never-saved admin: the services' permission checks pass for it without
-    a special case, and it can never sign in.
-    """
-    return User(id=0, email="operator@localhost", role=Role.ADMIN, is_active=True)
+def _create_admin(uow: UnitOfWork, *, email: str, password: str, name: str) -> User:
+    account = NewAccount(email=email, password=password, name=name, role=Role.ADMIN)
+    return users.create_user(uow, account=account)
 
 
 @app.command()
@@ -177,13 +213,20 @@ def changepassword(
 ) -> None:
     """Set a user's password (and sign them out everywhere)."""
     settings = _settings()
-    password = _prompt_password(password)
-    with _opened(settings) as database, database.transaction() as session:
-        user = users.get_user_by_email(session, email)
+    with _opened(settings) as database:
+        # Ask for a password only once there is an account to give it to.
+        with database.reading() as session:
+            user = users.get_user_by_email(session, email)
         if user is None:
             raise DomainError(f"no user with email {email!r}")
-        users.update_user(session, actor=_operator(), target=user, changes={"password": password})
-    typer.echo(f"Password changed for {email}.")
+        password = _prompt_password(password, how="use --password")
+        changes = AccountChanges(password=password)
+        database.run(
+            lambda uow: users.update_user(uow, user_id=user.id, changes=changes),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"Password changed for {user.email}.")
 
 
 @app.command()
@@ -212,17 +255,19 @@ def seed_demo_command(
 ) -> None:
     """Fill the database with demo authors and articles (batched: 100k in seconds)."""
     settings = _settings()
-    database = _database(settings)
     started = time.perf_counter()
-    try:
-        with typer.progressbar(length=articles, label="Articles", file=sys.stderr) as bar:
-            result = seed_demo(
-                database, users=users_count, articles=articles, seed=seed, on_progress=bar.update
-            )
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        database.dispose()
+    with _opened(settings) as database:
+        try:
+            with typer.progressbar(length=articles, label="Articles", file=sys.stderr) as bar:
+                result = seed_demo(
+                    database,
+                    users=users_count,
+                    articles=articles,
+                    seed=seed,
+                    on_progress=bar.update,
+                )
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
     elapsed = time.perf_counter() - started
     typer.echo(f"Added {result.users} users and {result.articles} articles in {elapsed:.1f}s.")
 
@@ -243,15 +288,19 @@ def bootstrap(
         else settings.admin_password.get_secret_value()
     )
     with _opened(settings) as database:
-        with database.transaction() as session:
-            has_admin = session.scalar(
+
+        def first_admin(uow: UnitOfWork) -> tuple[int, int]:
+            has_admin = uow.session.scalar(
                 select(func.count())
                 .select_from(User)
                 .where(User.role == Role.ADMIN, User.is_active.is_(True))
             )
             if not has_admin:
-                _create_admin(session, email=email, password=password, name="Administrator")
-            article_count = session.scalar(select(func.count()).select_from(Article))
+                _create_admin(uow, email=email, password=password, name="Administrator")
+            article_count = uow.session.scalar(select(func.count()).select_from(Article))
+            return has_admin or 0, article_count or 0
+
+        has_admin, article_count = database.run(first_admin, actor=SYSTEM, origin=COMMAND_LINE)
         # Only once the admin is committed is its password worth showing.
         if not has_admin:
             typer.echo(f"Created the first admin: {email}")

@@ -1,16 +1,22 @@
 """Settings, read once from the environment (prefix ``CMS_``) or a ``.env`` file."""
 
+import ipaddress
+import os
+import secrets
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-# Only good enough for a laptop: any other environment refuses to start with it.
-DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0000"  # noqa: S105
 SUPPORTED_BACKENDS = frozenset({"sqlite", "mysql", "mariadb"})
+MIN_SECRET_LENGTH = 32
+DEFAULT_SECRET_KEY_FILE = Path("~/.config/cms/secret_key")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -20,16 +26,30 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./cms.sqlite3"
-    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
+    # Unset in development: a random key is made on first run and kept in
+    # ``secret_key_file`` (outside the project, never committed). Required elsewhere.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = DEFAULT_SECRET_KEY_FILE
     access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     allow_signup: bool = True
-    # Failed logins per email before /auth/token answers 429, and for how long.
+    # Sign-in limits, per window of ``login_lockout_seconds``: failures for one account
+    # from one client address; failures from one address over all accounts; and a
+    # ceiling per account over all addresses, far above what one client can reach.
     login_max_failures: int = Field(default=10, ge=1)
+    login_max_failures_per_client: int = Field(default=30, ge=1)
+    login_max_failures_per_account: int = Field(default=500, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
+    # Accounts one client address may create per window.
+    signup_max_per_client: int = Field(default=10, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks,
+    # comma-separated). Empty: the client is whoever connected.
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     sql_echo: bool = False
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+    _key_from_file: bool = PrivateAttr(default=False)
 
     @field_validator("database_url")
     @classmethod
@@ -48,18 +68,69 @@ class Settings(BaseSettings):
             )
         return url
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            try:
+                return [ipaddress.ip_network(str(part), strict=False) for part in value]
+            except ValueError as exc:
+                raise ValueError(
+                    f"CMS_TRUSTED_PROXIES must be addresses or networks, comma-separated: {exc}"
+                ) from None
+        return value
+
     @model_validator(mode="after")
-    def _refuse_weak_secret_outside_development(self) -> "Settings":
-        secret = self.secret_key.get_secret_value()
-        if self.environment != "development" and (
-            secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32
-        ):
-            raise ValueError(
-                f"CMS_SECRET_KEY must be set to a random string of at least 32 characters "
-                f"when CMS_ENVIRONMENT={self.environment}; generate one with "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
-            )
+    def _require_a_strong_secret(self) -> "Settings":
+        if self.secret_key is None:
+            if self.environment != "development":
+                raise ValueError(
+                    f"CMS_SECRET_KEY must be set to a random string of at least "
+                    f"{MIN_SECRET_LENGTH} characters when CMS_ENVIRONMENT={self.environment}; "
+                    "generate one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                )
+            self.secret_key = SecretStr(development_secret_key(self.secret_key_file))
+            self._key_from_file = True
+        elif len(self.secret_key.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"CMS_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return self
+
+    @property
+    def secret(self) -> str:
+        """The signing key (always set once validated)."""
+        assert self.secret_key is not None
+        return self.secret_key.get_secret_value()
+
+    @property
+    def secret_key_configured(self) -> bool:
+        """Whether the key came from the configuration rather than the development file."""
+        return not self._key_from_file
+
+
+def development_secret_key(path: Path) -> str:
+    """This installation's own development key: read from ``path``, made on first use.
+
+    Each laptop gets a different key, so a token or cookie forged with a key from the
+    source code (or another developer's machine) is worthless here.
+    """
+    path = path.expanduser()
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        # O_EXCL: when two workers start at once, one writes and the other reads.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(key + "\n")
+    return key
 
 
 @lru_cache

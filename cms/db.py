@@ -5,18 +5,33 @@ migrations — gets its sessions from a :class:`Database` built here, so SQLite 
 MySQL/MariaDB are configured in exactly one place.
 """
 
-from collections.abc import Iterator
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from cms.actors import COMMAND_LINE, Origin
 from cms.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cms.actors import Actor
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# An actor, or how to load one inside the unit of work's own session.
+ActorSource: TypeAlias = "Actor | Callable[[Session], Actor | None]"
 
 # Deterministic constraint names keep migrations reviewable and batch mode (SQLite) working;
 # every generated name stays well under MySQL's 64-character limit for our table names.
@@ -157,8 +172,50 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={WRITER_OPTION: True})
 
 
+# MySQL/MariaDB errors that mean "the transaction lost a race, run it again": a deadlock
+# (1213) or a lock wait that timed out (1205). Neither left anything committed.
+RETRYABLE_MYSQL_ERRORS = frozenset({1205, 1213})
+DEFAULT_ATTEMPTS = 4
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` aborted a transaction that may simply be run again."""
+    if not isinstance(exc, OperationalError):
+        return False
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
+    return len(args) > 0 and args[0] in RETRYABLE_MYSQL_ERRORS
+
+
+class UnitOfWork:
+    """One transaction and what it is done for: the session, who acts, and from where.
+
+    Services take it as their first argument, read ``actor`` for permission checks and
+    audit entries, and flush; they never commit. Work that must happen only once the
+    change is durable (a cache purge, a webhook) is registered with :meth:`after_commit`.
+    """
+
+    def __init__(self, session: Session, actor: Actor | None, origin: Origin) -> None:
+        self.session = session
+        self.actor = actor
+        self.origin = origin
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the transaction has committed (never if it rolls back)."""
+        self._after_commit.append(hook)
+
+    def _run_after_commit_hooks(self) -> None:
+        for hook in self._after_commit:
+            try:
+                hook()
+            except Exception:
+                # The change is committed and acknowledged; a hook failing must not undo
+                # that answer. It is logged for the operator instead.
+                logger.exception("after-commit hook %r failed", hook)
+
+
 class Database:
-    """One engine and the session factory built on it."""
+    """One engine, the session factory built on it, and the unit of work every write uses."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -166,11 +223,64 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on any error."""
+    def unit_of_work(
+        self,
+        *,
+        actor: ActorSource | None = None,
+        origin: Origin = COMMAND_LINE,
+    ) -> Iterator[UnitOfWork]:
+        """One writing transaction: committed when the block ends, rolled back if it raises.
+
+        ``actor`` is the acting user, or a function that loads it inside this transaction
+        (the API and the back office resolve the caller's credentials that way, so a
+        revoked token is refused by the transaction that would use it). After the commit,
+        the hooks registered with :meth:`UnitOfWork.after_commit` run.
+        """
         with self.sessionmaker() as session, session.begin():
             begin_write(session)
+            resolved = actor(session) if callable(actor) else actor
+            work = UnitOfWork(session, resolved, origin)
+            yield work
+        work._run_after_commit_hooks()
+
+    def run(
+        self,
+        work: Callable[[UnitOfWork], T],
+        *,
+        actor: ActorSource | None = None,
+        origin: Origin = COMMAND_LINE,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> T:
+        """``work`` in a unit of work, run again from the start if it lost a deadlock.
+
+        The whole transaction is repeated (at most ``attempts`` times, with a short random
+        pause), so ``work`` must do everything through the unit of work it is given.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.unit_of_work(actor=actor, origin=origin) as unit:
+                    result = work(unit)
+            except OperationalError as exc:
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                logger.info("retrying a transaction that lost a race (%s)", exc.orig)
+                time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 (jitter only)
+                continue
+            return result
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: nothing it does is committed."""
+        with self.sessionmaker() as session:
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A bare writing session without an actor, for fixtures and bulk loads that
+        bypass the services (demo data, ``cms loaddata``)."""
+        with self.unit_of_work() as unit:
+            yield unit.session
 
     def dispose(self) -> None:
         self.engine.dispose()

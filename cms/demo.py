@@ -18,8 +18,9 @@ from cms.articles.models import Article, ArticleStatus
 from cms.articles.rendering import render_markdown
 from cms.articles.slugs import first_free_slug, slug_from_title
 from cms.db import Database, utcnow
+from cms.roles import Role
 from cms.security import hash_password
-from cms.users.models import Role, User
+from cms.users.models import User
 
 BATCH_SIZE = 2_000
 MULTIROW_INSERT_BYTES = 1024 * 1024

@@ -37,6 +37,10 @@ class InvalidInput(DomainError):
         self.field = field
 
 
+class NotAuthenticated(DomainError):
+    """The request needs a signed-in caller, or its credentials were revoked."""
+
+
 class AuthenticationFailed(DomainError):
     """Wrong email, wrong password or inactive user: deliberately indistinguishable."""
 

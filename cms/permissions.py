@@ -2,25 +2,30 @@
 and "which rows may this user see".
 
 The REST API and every back-office route ask these functions; nothing else decides.
-``None`` stands for an anonymous caller. Roles: ``author < editor < admin``.
+``None`` stands for an anonymous caller; an actor is a user or the system actor (the
+CLI), which has an admin's authority. Roles: ``author < editor < admin``.
 """
+
+from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, true
 
+from cms.actors import Actor
 from cms.articles.models import Article, ArticleStatus
-from cms.users.models import Role, User
+from cms.roles import Role
+from cms.users.models import User
 
 # Fields a user may change on their own account; the rest need an admin.
 SELF_EDITABLE_USER_FIELDS = frozenset({"name", "password"})
 
 
-def is_staff(user: User | None) -> bool:
+def is_staff(user: Actor | None) -> bool:
     return user is not None and user.is_active and user.role.is_staff
 
 
-def is_admin(user: User | None) -> bool:
+def is_admin(user: Actor | None) -> bool:
     return user is not None and user.is_active and user.role is Role.ADMIN
 
 
@@ -36,7 +41,7 @@ def published_articles(moment: datetime) -> ColumnElement[bool]:
     )
 
 
-def visible_articles(user: User | None, moment: datetime) -> ColumnElement[bool]:
+def visible_articles(user: Actor | None, moment: datetime) -> ColumnElement[bool]:
     """Rows ``user`` may read: staff see all, authors also their own drafts."""
     if is_staff(user):
         return true()
@@ -45,24 +50,24 @@ def visible_articles(user: User | None, moment: datetime) -> ColumnElement[bool]
     return published_articles(moment)
 
 
-def can_view_article(user: User | None, article: Article, moment: datetime) -> bool:
+def can_view_article(user: Actor | None, article: Article, moment: datetime) -> bool:
     if article.is_visible_at(moment) or is_staff(user):
         return True
     return user is not None and user.is_active and article.author_id == user.id
 
 
-def can_create_article(user: User | None) -> bool:
+def can_create_article(user: Actor | None) -> bool:
     return user is not None and user.is_active
 
 
-def can_edit_article(user: User | None, article: Article) -> bool:
+def can_edit_article(user: Actor | None, article: Article) -> bool:
     """Edit, publish or delete: the author themselves, or staff."""
     if is_staff(user):
         return True
     return user is not None and user.is_active and article.author_id == user.id
 
 
-def can_write_as(user: User | None, author_id: int) -> bool:
+def can_write_as(user: Actor | None, author_id: int) -> bool:
     """Whether ``user`` may create an article credited to ``author_id``."""
     if is_staff(user):
         return True
@@ -72,47 +77,46 @@ def can_write_as(user: User | None, author_id: int) -> bool:
 # Users
 
 
-def can_list_users(user: User | None) -> bool:
+def can_list_users(user: Actor | None) -> bool:
     return is_staff(user)
 
 
-def visible_users(user: User | None) -> ColumnElement[bool]:
+def visible_users(user: Actor | None) -> ColumnElement[bool]:
     """Rows ``user`` may read: staff see everyone, others only themselves."""
     if is_staff(user):
         return true()
     if user is not None and user.is_active:
         return User.id == user.id
-    return User.id.is_(None)
+    return false()
 
 
-def can_view_user(user: User | None, target: User) -> bool:
-    return is_staff(user) or (user is not None and user.is_active and user.id == target.id)
+def can_view_user(user: Actor | None, target: User) -> bool:
+    return is_staff(user) or _is_self(user, target)
 
 
-def can_create_user(user: User | None, *, allow_signup: bool) -> bool:
+def _is_self(user: Actor | None, target: User) -> bool:
+    return user is not None and user.is_active and user.id is not None and user.id == target.id
+
+
+def can_create_user(user: Actor | None, *, allow_signup: bool) -> bool:
     """Anyone while sign-up is open; otherwise admins only."""
     return allow_signup or is_admin(user)
 
 
-def can_assign_role(user: User | None) -> bool:
+def can_assign_role(user: Actor | None) -> bool:
     return is_admin(user)
 
 
-def can_edit_user(user: User | None, target: User, fields: frozenset[str]) -> bool:
+def can_edit_user(user: Actor | None, target: User, fields: frozenset[str]) -> bool:
     """Admins change anything; everyone else only their own name and password."""
     if is_admin(user):
         return True
-    return (
-        user is not None
-        and user.is_active
-        and user.id == target.id
-        and fields <= SELF_EDITABLE_USER_FIELDS
-    )
+    return _is_self(user, target) and fields <= SELF_EDITABLE_USER_FIELDS
 
 
-def can_delete_user(user: User | None, target: User) -> bool:
+def can_delete_user(user: Actor | None, target: User) -> bool:
     return is_admin(user)
 
 
-def can_use_back_office(user: User | None) -> bool:
+def can_use_back_office(user: Actor | None) -> bool:
     return is_staff(user)

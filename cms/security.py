@@ -12,19 +12,39 @@ from typing import Any
 import jwt
 from passlib.context import CryptContext
 
-from cms.errors import InvalidInput
+from cms.fields import PASSWORD_MAX_LENGTH, Password, validated
 
-PASSWORD_MIN_LENGTH = 8
-PASSWORD_MAX_LENGTH = 256
+# OWASP's recommendation for argon2id: 19 MiB, 2 passes, 1 lane.
+ARGON2_PARAMETERS = {"memory_cost": 19 * 1024, "time_cost": 2, "parallelism": 1}
 
-password_context = CryptContext(
-    schemes=["argon2", "bcrypt"],
-    deprecated="auto",
-    argon2__type="ID",
-    argon2__memory_cost=19 * 1024,
-    argon2__time_cost=2,
-    argon2__parallelism=1,
-)
+
+def _context(memory_cost: int, time_cost: int, parallelism: int) -> CryptContext:
+    return CryptContext(
+        schemes=["argon2", "bcrypt"],
+        deprecated="auto",
+        argon2__type="ID",
+        argon2__memory_cost=memory_cost,
+        argon2__time_cost=time_cost,
+        argon2__parallelism=parallelism,
+    )
+
+
+password_context = _context(**ARGON2_PARAMETERS)
+
+
+# argon2id at its minimum cost (8 KiB, 1 pass): for the test suite only.
+CHEAP_ARGON2_PARAMETERS = {"memory_cost": 8, "time_cost": 1, "parallelism": 1}
+
+
+def configure_hashing(parameters: dict[str, int]) -> None:
+    """Hash new passwords with these argon2id parameters in this process.
+
+    Only the test suite calls this (with :data:`CHEAP_ARGON2_PARAMETERS`), to keep
+    thousands of hashes fast; the production parameters have tests of their own.
+    """
+    global password_context
+    password_context = _context(**parameters)
+    dummy_hash.cache_clear()
 
 
 @cache
@@ -38,24 +58,10 @@ def dummy_hash() -> str:
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 (an algorithm name, not a secret)
 
 
-def validate_password(password: str) -> None:
-    """Raise :class:`InvalidInput` unless ``password`` is acceptable as a new password."""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        raise InvalidInput(
-            "password", f"Password must be at least {PASSWORD_MIN_LENGTH} characters long"
-        )
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise InvalidInput(
-            "password", f"Password must be at most {PASSWORD_MAX_LENGTH} characters long"
-        )
-    if "\x00" in password:
-        raise InvalidInput("password", "Password must not contain NUL characters")
-
-
 def hash_password(password: str) -> str:
-    """The argon2id hash of a validated ``password``."""
-    validate_password(password)
-    return str(password_context.hash(password))
+    """The argon2id hash of ``password``, refused (:class:`InvalidInput`) unless it is
+    acceptable as a new password."""
+    return str(password_context.hash(validated(Password, "password", password)))
 
 
 def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None]:

@@ -21,13 +21,14 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from cms import migrations
+from cms import migrations, security
 from cms.articles.models import Article, ArticleStatus
 from cms.articles.rendering import render_markdown
 from cms.articles.slugs import slug_from_title
 from cms.config import Settings
 from cms.db import Base, Database
-from cms.users.models import Role, User
+from cms.roles import Role
+from cms.users.models import User
 
 BACKEND = os.environ.get("CMS_TEST_BACKEND", "sqlite")
 MARIADB_SERVER_URL = os.environ.get(
@@ -41,12 +42,20 @@ def pytest_report_header() -> str:
     return f"cms database backend: {BACKEND}"
 
 
+def pytest_configure() -> None:
+    # Thousands of hashes at production cost would dominate the run; the production
+    # parameters are pinned by tests/test_security.py.
+    security.configure_hashing(security.CHEAP_ARGON2_PARAMETERS)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The developer's CMS_* variables and .env file must not change what tests see."""
+    """The developer's CMS_* variables, .env file and development key must not change
+    what tests see (nor be changed by them)."""
     for name in list(os.environ):
         if name.startswith("CMS_") and not name.startswith("CMS_TEST_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CMS_SECRET_KEY_FILE", str(tmp_path / "secret_key"))
     monkeypatch.chdir(tmp_path)
 
 
@@ -103,6 +112,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": TEST_SECRET_KEY,
         "login_max_failures": 5,
         "login_lockout_seconds": 300,
+        # Every test signs up from 127.0.0.1; the per-client limit has tests of its own.
+        "signup_max_per_client": 10_000,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -115,9 +126,9 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> FastAPI:
-    from cms.app import create_app
+    from cms.asgi import build_app
 
-    return create_app(settings)
+    return build_app(settings)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def test_readyz_is_ok_on_a_migrated_database(api: httpx.Client) -> None:
 @pytest.fixture
 def unmigrated_server(scratch_databases: ScratchDatabases) -> Iterator[tuple[LiveServer, str]]:
     url = scratch_databases.create()
-    server = LiveServer(create_app(make_settings(url), plugins=False))
+    server = LiveServer(create_app(make_settings(url)))
     server.start()
     yield server, url
     server.stop()

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from cms.articles.models import Article, ArticleStatus
 from cms.cli import app
 from cms.db import Database, utcnow
+from cms.roles import Role
 from cms.security import verify_password
-from cms.users.models import Role, User
+from cms.users.models import User
 from tests.conftest import TEST_SECRET_KEY, ScratchDatabases, UserFactory
 
 
@@ -82,7 +83,7 @@ def test_createsuperuser_prompts_when_interactive(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--email", "not-an-email", "--password", "long enough"], "Not a valid email address"),
+        (["--email", "not-an-email", "--password", "long enough"], "not a valid email address"),
         (["--email", "a@example.com", "--password", "short"], "at least 8"),
         (["--email", "a@example.com"], "no password given"),
     ],

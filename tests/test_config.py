@@ -1,24 +1,38 @@
-"""Settings refuse to run production on a guessable secret."""
+"""Settings: where they come from, and the secret key each environment must have."""
+
+import stat
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from cms.config import DEVELOPMENT_SECRET_KEY, Settings
+from cms.config import Settings
 
 
-def test_development_runs_with_the_default_secret() -> None:
-    settings = Settings(_env_file=None, environment="development")
-    assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY
-    assert settings.database_url.startswith("sqlite:///")
+def test_development_makes_its_own_key_once_and_keeps_it_private(tmp_path: Path) -> None:
+    key_file = tmp_path / "config" / "secret_key"
+    first = Settings(_env_file=None, environment="development", secret_key_file=key_file)
+    second = Settings(_env_file=None, environment="development", secret_key_file=key_file)
+    assert len(first.secret) >= 48
+    assert first.secret == second.secret
+    assert key_file.read_text().strip() == first.secret
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not first.secret_key_configured
+    other = Settings(
+        _env_file=None, environment="development", secret_key_file=tmp_path / "elsewhere"
+    )
+    assert other.secret != first.secret  # every installation has its own
 
 
-@pytest.mark.parametrize("secret", [DEVELOPMENT_SECRET_KEY, "too-short"])
-def test_production_refuses_a_default_or_short_secret(
-    monkeypatch: pytest.MonkeyPatch, secret: str
-) -> None:
-    monkeypatch.delenv("CMS_SECRET_KEY", raising=False)
-    with pytest.raises(ValidationError, match="CMS_SECRET_KEY"):
-        Settings(_env_file=None, environment="production", secret_key=secret)
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_other_environments_refuse_to_start_without_a_key(environment: str) -> None:
+    with pytest.raises(ValidationError, match="CMS_SECRET_KEY must be set"):
+        Settings(_env_file=None, environment=environment)
+
+
+def test_a_short_key_is_refused_everywhere() -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(_env_file=None, environment="development", secret_key="too-short")
 
 
 def test_settings_come_from_cms_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,7 +40,19 @@ def test_settings_come_from_cms_prefixed_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CMS_SECRET_KEY", "s" * 40)
     monkeypatch.setenv("CMS_DATABASE_URL", "mysql+mysqldb://u@db/cms")
     monkeypatch.setenv("CMS_ALLOW_SIGNUP", "false")
+    monkeypatch.setenv("CMS_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1")
     settings = Settings(_env_file=None)
     assert settings.environment == "production"
     assert settings.database_url == "mysql+mysqldb://u@db/cms"
     assert settings.allow_signup is False
+    assert settings.secret_key_configured
+    assert [str(network) for network in settings.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.168.1.1/32",
+    ]
+
+
+def test_trusted_proxies_must_be_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_TRUSTED_PROXIES", "not-an-address")
+    with pytest.raises(ValidationError, match="CMS_TRUSTED_PROXIES"):
+        Settings(_env_file=None, environment="test", secret_key="s" * 40)

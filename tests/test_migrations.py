@@ -13,7 +13,7 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift(scratch_databases: ScratchDat
     try:
         migrations.upgrade(url)
         assert migrations.current_revision(database.engine) == migrations.head_revision()
-        assert {"users", "articles", "login_throttles"} <= set(
+        assert {"users", "articles", "rate_limits"} <= set(
             inspect(database.engine).get_table_names()
         )
 

@@ -1,5 +1,6 @@
 """The password hashing hook and tokens, below every surface."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import bcrypt
@@ -9,6 +10,14 @@ from passlib.context import CryptContext
 from cms import security
 from cms.errors import InvalidInput
 from cms.users.models import User
+
+
+@pytest.fixture(autouse=True)
+def _production_hashing() -> Iterator[None]:
+    """These tests pin the parameters a real installation hashes with."""
+    security.configure_hashing(security.ARGON2_PARAMETERS)
+    yield
+    security.configure_hashing(security.CHEAP_ARGON2_PARAMETERS)
 
 
 def test_hash_is_argon2id_at_owasp_parameters() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -10,18 +10,14 @@ from sqlalchemy import Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cms.db import TABLE_ARGS, Base, LongText, UTCDateTime, exact_string, utcnow
+from cms.fields import BODY_MAX_BYTES, TITLE_MAX_LENGTH
 
 if TYPE_CHECKING:
     from cms.users.models import User
 
 
-TITLE_MAX_LENGTH = 200
-BODY_MAX_BYTES = 1024 * 1024
 # Markdown can multiply (a reference link used thousands of times); HTML past this is refused.
 BODY_HTML_MAX_BYTES = 4 * BODY_MAX_BYTES
-# MySQL's DATETIME holds years 1000-9999; anything outside this is a typo anyway.
-EARLIEST_PUBLICATION = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_PUBLICATION = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class ArticleStatus(StrEnum):

@@ -1,36 +1,13 @@
 """What the articles endpoints accept and return."""
 
-from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from cms.articles.models import BODY_MAX_BYTES, TITLE_MAX_LENGTH, Article, ArticleStatus
-from cms.articles.service import publication_time_in_utc
-from cms.articles.slugs import SLUG_MAX_LENGTH, SLUG_PATTERN
-from cms.errors import InvalidInput
-from cms.schemas import Encodable, NonBlank, PartialUpdate, UTCTimestamp
-
-
-def _body_within_limit(body: str) -> str:
-    if len(body.encode("utf-8")) > BODY_MAX_BYTES:
-        raise ValueError(f"must be at most {BODY_MAX_BYTES} bytes of UTF-8 (1 MiB)")
-    return body
-
-
-Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_LENGTH), Encodable, NonBlank]
-Body = Annotated[str, Encodable, AfterValidator(_body_within_limit)]
-
-
-def _publication_time(value: datetime) -> datetime:
-    try:
-        return publication_time_in_utc(value)
-    except InvalidInput as exc:
-        raise ValueError(exc.message) from exc
-
-
-PublicationTime = Annotated[AwareDatetime, AfterValidator(_publication_time)]
-Slug = Annotated[str, Field(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
+from cms.articles.changes import ArticleChanges, ArticleDraft
+from cms.articles.models import Article, ArticleStatus
+from cms.fields import Body, PublicationTime, Slug, Title
+from cms.schemas import PartialUpdate, UTCTimestamp
 
 
 class ArticleCreate(BaseModel):
@@ -44,6 +21,15 @@ class ArticleCreate(BaseModel):
         default=None, description="Defaults to the moment it is published; future = scheduled"
     )
 
+    def draft(self) -> ArticleDraft:
+        return ArticleDraft(
+            title=self.title,
+            body=self.body,
+            slug=self.slug,
+            status=self.status,
+            published_at=self.published_at,
+        )
+
 
 class ArticleUpdate(PartialUpdate):
     """Any subset of the create fields; only ``published_at`` may be null."""
@@ -55,6 +41,9 @@ class ArticleUpdate(PartialUpdate):
     slug: Slug | None = None
     status: ArticleStatus | None = None
     published_at: PublicationTime | None = None
+
+    def changes(self) -> ArticleChanges:
+        return ArticleChanges(**self.model_dump(exclude_unset=True))
 
 
 class ArticlePublic(BaseModel):

@@ -1,12 +1,14 @@
 """Articles: writing, publishing, reading. Where "who may see or change this" is applied.
 
-Services take a session and plain arguments, enforce :mod:`cms.permissions`, raise
-:mod:`cms.errors`, and flush; the caller owns the transaction.
+Writes take the :class:`~cms.db.UnitOfWork` they run in (its actor is who acts) and a
+typed change set; reads take a session and the viewer. Both enforce :mod:`cms.permissions`,
+raise :mod:`cms.errors`, and flush; the unit of work commits.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,24 +16,19 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
-from cms.articles.models import (
-    BODY_HTML_MAX_BYTES,
-    BODY_MAX_BYTES,
-    EARLIEST_PUBLICATION,
-    LATEST_PUBLICATION,
-    TITLE_MAX_LENGTH,
-    Article,
-    ArticleStatus,
-)
+from cms.actors import Actor
+from cms.articles.changes import ArticleChanges, ArticleDraft
+from cms.articles.models import BODY_HTML_MAX_BYTES, Article, ArticleStatus
 from cms.articles.rendering import render_markdown
 from cms.articles.slugs import available_slug, is_valid_slug, slug_from_title
-from cms.db import utcnow
+from cms.changes import Unset
+from cms.db import UnitOfWork, utcnow
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cms.fields import Body, PublicationTime, Slug, Title, validated
 from cms.users.models import User
 
 ARTICLE_NOT_FOUND = "Article not found"
 SLUG_TAKEN = "Slug already in use by another article; choose another"
-EDITABLE_FIELDS = frozenset({"title", "body", "slug", "status", "published_at"})
 # Each failed attempt means another writer committed that slug meanwhile.
 _SLUG_ATTEMPTS = 20
 
@@ -39,7 +36,7 @@ _SLUG_ATTEMPTS = 20
 def get_visible_article(
     session: Session,
     *,
-    viewer: User | None,
+    viewer: Actor | None,
     article_id: int,
     for_update: bool = False,
 ) -> Article:
@@ -55,7 +52,7 @@ def get_visible_article(
     return article
 
 
-def get_visible_article_by_slug(session: Session, *, viewer: User | None, slug: str) -> Article:
+def get_visible_article_by_slug(session: Session, *, viewer: Actor | None, slug: str) -> Article:
     # MySQL ignores trailing spaces when comparing; a slug that could not exist is simply
     # not found, on every backend.
     if not is_valid_slug(slug):
@@ -96,7 +93,7 @@ def list_published_articles(
 
 
 def newest_articles_by_author(
-    session: Session, *, viewer: User | None, author_ids: Sequence[int], limit: int
+    session: Session, *, viewer: Actor | None, author_ids: Sequence[int], limit: int
 ) -> tuple[dict[int, list[Article]], dict[int, int]]:
     """For each author: up to ``limit`` newest articles ``viewer`` may see, and their count.
 
@@ -140,26 +137,24 @@ def newest_articles_by_author(
 
 
 def create_article(
-    session: Session,
-    *,
-    actor: User | None,
-    author_id: int,
-    title: str,
-    body: str = "",
-    slug: str | None = None,
-    status: ArticleStatus = ArticleStatus.DRAFT,
-    published_at: datetime | None = None,
+    uow: UnitOfWork, *, draft: ArticleDraft, author_id: int | None = None
 ) -> Article:
-    """Write a new article credited to ``author_id``; drafts unless told otherwise.
+    """Write a new article credited to ``author_id`` (default: the actor).
 
-    Without an explicit ``slug`` one is made from the title, suffixed ``-2``, ``-3``… on
+    Without an explicit slug one is made from the title, suffixed ``-2``, ``-3``… on
     collision, retrying if a concurrent writer takes the same one first.
     """
+    session, actor = uow.session, uow.actor
     if not permissions.can_create_article(actor):
         raise PermissionDenied("Sign in to write articles")
-    _validate_title(title)
-    _validate_body(body)
-    _validate_published_at(published_at)
+    assert actor is not None
+    title = validated(Title, "title", draft.title)
+    body = validated(Body, "body", draft.body)
+    published_at = _checked_time(draft.published_at)
+    if author_id is None:
+        if actor.id is None:
+            raise InvalidInput("author_id", "Name the author of this article")
+        author_id = actor.id
     # Permission first: an author must not learn which user ids exist.
     if not permissions.can_write_as(actor, author_id):
         raise PermissionDenied("You may only write articles as yourself")
@@ -170,57 +165,67 @@ def create_article(
         title=title,
         body=body,
         body_html=_render(body),
-        status=status,
-        published_at=_publication_time(status, published_at),
+        status=draft.status,
+        published_at=_publication_time(draft.status, published_at),
         # By id, not relationship: linking the author would cascade this not-yet-inserted
         # article into the session before its slug is settled.
         author_id=author.id,
     )
-    if slug is not None:
-        _require_valid_slug(slug)
-        article.slug = slug
+    if draft.slug is not None:
+        article.slug = validated(Slug, "slug", draft.slug)
         if not _insert(session, article):
             raise Conflict(SLUG_TAKEN)
-        return article
-    base = slug_from_title(title)
-    for _ in range(_SLUG_ATTEMPTS):
-        article.slug = available_slug(session, base)
-        if _insert(session, article):
-            return article
-    raise Conflict("Could not find a free slug for this title; try again")
+    else:
+        base = slug_from_title(title)
+        for _ in range(_SLUG_ATTEMPTS):
+            article.slug = available_slug(session, base)
+            if _insert(session, article):
+                break
+        else:
+            raise Conflict("Could not find a free slug for this title; try again")
+    session.refresh(article, ["author"])
+    return article
 
 
-def update_article(
-    session: Session, *, actor: User | None, article: Article, changes: dict[str, Any]
-) -> Article:
-    """Apply ``changes`` (any of title, body, slug, status, published_at).
+def get_article_for_change(uow: UnitOfWork, article_id: int) -> Article:
+    """The article ``uow.actor`` may see, locked until the transaction ends (concurrent
+    edits queue instead of failing); :class:`NotFound` otherwise."""
+    return get_visible_article(
+        uow.session, viewer=uow.actor, article_id=article_id, for_update=True
+    )
 
-    Publishing without a ``published_at`` stamps the current time.
+
+def update_article(uow: UnitOfWork, *, article_id: int, changes: ArticleChanges) -> Article:
+    """Apply ``changes`` to an article the actor may edit.
+
+    Publishing without a ``published_at`` stamps the current time; so does clearing the
+    time of a published article. Changing the author is for staff only.
     """
-    unknown = set(changes) - EDITABLE_FIELDS
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "This field cannot be changed")
+    session, actor = uow.session, uow.actor
+    article = get_article_for_change(uow, article_id)
     if not permissions.can_edit_article(actor, article):
         raise PermissionDenied("You may only edit your own articles")
-    if "title" in changes:
-        _validate_title(changes["title"])
-        article.title = changes["title"]
-    if "body" in changes:
-        _validate_body(changes["body"])
-        article.body = changes["body"]
-        article.body_html = _render(changes["body"])
-    if "published_at" in changes:
-        _validate_published_at(changes["published_at"])
-        article.published_at = changes["published_at"]
-    if "status" in changes:
-        article.status = ArticleStatus(changes["status"])
-    # Publishing, or clearing the time of a published article, means "now".
-    article.published_at = _publication_time(article.status, article.published_at)
-    if "slug" in changes and changes["slug"] != article.slug:
-        _require_valid_slug(changes["slug"])
-        if available_slug(session, changes["slug"], exclude_id=article.id) != changes["slug"]:
+    if not isinstance(changes.title, Unset):
+        article.title = validated(Title, "title", changes.title)
+    if not isinstance(changes.body, Unset):
+        body = validated(Body, "body", changes.body)
+        if body != article.body:
+            article.body = body
+            article.body_html = _render(body)
+    if not isinstance(changes.published_at, Unset):
+        article.published_at = _checked_time(changes.published_at)
+    if not isinstance(changes.status, Unset):
+        article.status = ArticleStatus(changes.status)
+    new_time = _publication_time(article.status, article.published_at)
+    if new_time != article.published_at:
+        article.published_at = new_time
+    if not isinstance(changes.slug, Unset) and changes.slug != article.slug:
+        slug = validated(Slug, "slug", changes.slug)
+        if available_slug(session, slug, exclude_id=article.id) != slug:
             raise Conflict(SLUG_TAKEN)
-        article.slug = changes["slug"]
+        article.slug = slug
+    if not isinstance(changes.author_id, Unset) and changes.author_id != article.author_id:
+        _reassign(uow, article, changes.author_id)
     try:
         with session.begin_nested():
             session.flush()
@@ -231,26 +236,22 @@ def update_article(
     return article
 
 
-def reassign_article(
-    session: Session, *, actor: User | None, article: Article, author_id: int
-) -> Article:
+def _reassign(uow: UnitOfWork, article: Article, author_id: int) -> None:
     """Credit ``article`` to another user: staff only."""
-    if not permissions.can_edit_article(actor, article) or not permissions.can_write_as(
-        actor, author_id
-    ):
+    if not permissions.can_write_as(uow.actor, author_id):
         raise PermissionDenied("Only editors and admins may change an article's author")
-    author = session.get(User, author_id)
+    author = uow.session.get(User, author_id)
     if author is None:
         raise NotFound("User does not exist")
     article.author = author
-    return article
 
 
-def delete_article(session: Session, *, actor: User | None, article: Article) -> None:
-    if not permissions.can_edit_article(actor, article):
+def delete_article(uow: UnitOfWork, *, article_id: int) -> None:
+    article = get_article_for_change(uow, article_id)
+    if not permissions.can_edit_article(uow.actor, article):
         raise PermissionDenied("You may only delete your own articles")
-    session.delete(article)
-    session.flush()
+    uow.session.delete(article)
+    uow.session.flush()
 
 
 def _publication_time(status: ArticleStatus, published_at: datetime | None) -> datetime | None:
@@ -259,30 +260,11 @@ def _publication_time(status: ArticleStatus, published_at: datetime | None) -> d
     return published_at
 
 
-def _validate_title(title: str) -> None:
-    # The API's schema says the same; this guards every other way in (admin, CLI).
-    if not title.strip():
-        raise InvalidInput("title", "Title must not be blank")
-    if len(title) > TITLE_MAX_LENGTH:
-        raise InvalidInput("title", f"Title must be at most {TITLE_MAX_LENGTH} characters")
-
-
-def publication_time_in_utc(published_at: datetime) -> datetime:
-    """``published_at`` in UTC, or :class:`InvalidInput` if it has no offset or is out of range."""
-    if published_at.tzinfo is None:
-        raise InvalidInput("published_at", "Give the time with a UTC offset")
-    try:
-        in_utc = published_at.astimezone(UTC)
-    except OverflowError:
-        in_utc = None
-    if in_utc is None or not EARLIEST_PUBLICATION <= in_utc <= LATEST_PUBLICATION:
-        raise InvalidInput("published_at", "Publication time must be between 1970 and 9999")
-    return in_utc
-
-
-def _validate_published_at(published_at: datetime | None) -> None:
-    if published_at is not None:
-        publication_time_in_utc(published_at)
+def _checked_time(published_at: datetime | None) -> datetime | None:
+    if published_at is None:
+        return None
+    checked: datetime = validated(PublicationTime, "published_at", published_at)
+    return checked
 
 
 def _render(body: str) -> str:
@@ -294,18 +276,6 @@ def _render(body: str) -> str:
             "of times?); shorten it",
         )
     return html
-
-
-def _validate_body(body: str) -> None:
-    if len(body.encode("utf-8", "surrogatepass")) > BODY_MAX_BYTES:
-        raise InvalidInput("body", "Body must be at most 1 MiB of UTF-8 text")
-
-
-def _require_valid_slug(slug: str) -> None:
-    if not is_valid_slug(slug):
-        raise InvalidInput(
-            "slug", "Slug must be lower-case letters, digits and single hyphens, at most 200"
-        )
 
 
 def _insert(session: Session, article: Article) -> bool:

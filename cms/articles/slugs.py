@@ -7,10 +7,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cms.articles.models import Article
+from cms.fields import SLUG_MAX_LENGTH, SLUG_PATTERN
 
-# The column holds 255: room for a "-NNNNN" suffix after the longest slug.
-SLUG_MAX_LENGTH = 200
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
 _FALLBACK_SLUG = "article"
 

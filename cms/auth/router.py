@@ -2,14 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from cms.auth import service
 from cms.auth.schemas import Token
-from cms.deps import SessionDep, SettingsDep
-from cms.errors import AuthenticationFailed, TooManyAttempts
+from cms.deps import DatabaseDep, OriginDep, SettingsDep
 
 router = APIRouter(tags=["auth"])
 
@@ -21,26 +19,13 @@ router = APIRouter(tags=["auth"])
 )
 def login_for_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
-) -> Token | JSONResponse:
+    origin: OriginDep,
+) -> Token:
     """Exchange an email (``username``) and password for a bearer token."""
-    try:
-        user = service.authenticate(
-            session, email=form.username, password=form.password, settings=settings
-        )
-    except AuthenticationFailed as exc:
-        # Returned, not raised: the recorded failure must be committed with the request.
-        return JSONResponse(
-            {"detail": exc.message},
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    except TooManyAttempts as exc:
-        return JSONResponse(
-            {"detail": exc.message},
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
+    user = service.sign_in(
+        database, email=form.username, password=form.password, origin=origin, settings=settings
+    )
     token, expires_in = service.issue_access_token(user, settings=settings)
     return Token(access_token=token, expires_in=expires_in)

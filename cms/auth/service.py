@@ -1,98 +1,113 @@
 """Signing in: password checks, throttling, and the bearer tokens that prove a login."""
 
-import math
-from datetime import datetime, timedelta
+import logging
+from datetime import timedelta
 
-from sqlalchemy import delete, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from cms import security
-from cms.auth.models import LoginThrottle
+from cms.actors import Origin
+from cms.auth import throttle
+from cms.auth.throttle import Limit
 from cms.config import Settings
-from cms.db import utcnow
+from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import AuthenticationFailed, TooManyAttempts
-from cms.users.models import EMAIL_MAX_LENGTH, User
+from cms.fields import EMAIL_MAX_LENGTH
+from cms.users.models import User
 from cms.users.service import get_user_by_email, login_key
 
+logger = logging.getLogger(__name__)
+
 LOGIN_FAILED = "Incorrect email or password"
+TOO_MANY = "Too many attempts; try again later"
+TOO_MANY_LOGINS = "Too many failed logins; try again later"
 
 
-def authenticate(session: Session, *, email: str, password: str, settings: Settings) -> User:
+def login_limits(settings: Settings, login: str, address: str | None) -> list[Limit]:
+    """The limits one sign-in attempt counts against.
+
+    Per account *and* client address, so an attacker elsewhere cannot lock a user out;
+    per address, so one client cannot spray guesses across many accounts; and a
+    per-account ceiling far above what one client can reach, against many clients.
+    """
+    window = timedelta(seconds=settings.login_lockout_seconds)
+    client = address or "unknown"
+    return [
+        Limit("login-account-client", f"{login}\0{client}", settings.login_max_failures, window),
+        Limit("login-client", client, settings.login_max_failures_per_client, window),
+        Limit("login-account", login, settings.login_max_failures_per_account, window),
+    ]
+
+
+def signup_limits(settings: Settings, address: str | None) -> list[Limit]:
+    """The limit on accounts one client address may create."""
+    window = timedelta(seconds=settings.signup_window_seconds)
+    return [Limit("signup-client", address or "unknown", settings.signup_max_per_client, window)]
+
+
+def count_attempt(
+    database: Database, limits: list[Limit], origin: Origin, *, refusal: str = TOO_MANY
+) -> None:
+    """Count one attempt in its own transaction; :class:`TooManyAttempts` (with
+    ``refusal`` as its message) if a limit is exhausted."""
+    now = utcnow()
+    tally = database.run(lambda uow: throttle.take(uow.session, limits, now), origin=origin)
+    if tally.new_window:
+        # Counters whose window ran out would pile up: sweep them when a new one starts.
+        longest = max(limit.window for limit in limits)
+        try:
+            database.run(lambda uow: throttle.forget_expired(uow.session, now, longest))
+        except OperationalError:
+            logger.warning("could not sweep expired rate-limit counters", exc_info=True)
+    if tally.wait is not None:
+        raise TooManyAttempts(refusal, retry_after=tally.wait)
+
+
+def sign_in(
+    database: Database, *, email: str, password: str, origin: Origin, settings: Settings
+) -> User:
     """The active user with these credentials.
 
-    Raises :class:`AuthenticationFailed` (recording the failure in ``session``; the
-    caller must still commit it) or :class:`TooManyAttempts` while the login is locked.
-    Unknown emails cost one hash verification too, so timing reveals nothing.
-    A hash in an outdated scheme is replaced on success.
+    Raises :class:`TooManyAttempts` (without checking the password) when a limit is
+    exhausted, else :class:`AuthenticationFailed` for a wrong email, wrong password or
+    inactive user alike. The attempt is counted in its own transaction before the
+    password is checked, so a burst of simultaneous guesses is counted guess by guess;
+    unknown emails cost one hash verification too, so timing reveals nothing. A hash in
+    an outdated scheme is replaced on success.
     """
-    # No account has a longer email; the key is cut to the column so any input is counted.
+    # No account has a longer email; the key is cut so any input is counted.
     login = login_key(email)[:EMAIL_MAX_LENGTH]
-    now = utcnow()
-    throttle = session.get(LoginThrottle, login, with_for_update=True)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-        raise TooManyAttempts(
-            "Too many failed logins; try again later",
-            retry_after=max(1, math.ceil((throttle.locked_until - now).total_seconds())),
-        )
-    user = get_user_by_email(session, login)
+    limits = login_limits(settings, login, origin.address)
+    count_attempt(database, limits, origin, refusal=TOO_MANY_LOGINS)
+    # The slow part (argon2, ~50 ms) runs outside any transaction: it holds no locks.
+    with database.reading() as session:
+        user = get_user_by_email(session, login)
     matches, new_hash = security.verify_password(
         password, user.hashed_password if user is not None else None
     )
     if user is None or not matches or not user.is_active:
-        _record_failure(session, login=login, throttle=throttle, now=now, settings=settings)
         raise AuthenticationFailed(LOGIN_FAILED)
-    if throttle is not None:
-        session.execute(delete(LoginThrottle).where(LoginThrottle.login == login))
-    if new_hash is not None:
-        # Same password, stronger hash: existing tokens stay valid. Only if the hash is
-        # still the one we checked: a password change meanwhile must not be undone.
-        session.execute(
-            update(User)
-            .where(User.id == user.id, User.hashed_password == user.hashed_password)
-            .values(hashed_password=new_hash)
-            .execution_options(synchronize_session=False)
-        )
-    session.flush()
+
+    def settle(uow: UnitOfWork) -> None:
+        # This client knows the password: its own failures for this account are forgiven;
+        # the wider counters only lose this attempt.
+        own, *wider = limits
+        throttle.reset(uow.session, [own])
+        throttle.give_back(uow.session, wider)
+        if new_hash is not None:
+            # Same password, stronger hash: existing tokens stay valid. Only if the hash
+            # is still the one we checked: a password change meanwhile must not be undone.
+            uow.session.execute(
+                update(User)
+                .where(User.id == user.id, User.hashed_password == user.hashed_password)
+                .values(hashed_password=new_hash)
+                .execution_options(synchronize_session=False)
+            )
+
+    database.run(settle, origin=origin)
     return user
-
-
-def _record_failure(
-    session: Session,
-    *,
-    login: str,
-    throttle: LoginThrottle | None,
-    now: datetime,
-    settings: Settings,
-) -> None:
-    window = timedelta(seconds=settings.login_lockout_seconds)
-    if throttle is None:
-        # Rows for every name ever tried would pile up: drop those whose window and lock
-        # have both run out before adding another.
-        session.execute(
-            delete(LoginThrottle).where(
-                LoginThrottle.window_started_at < now - window,
-                or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
-            )
-        )
-        try:
-            with session.begin_nested():
-                throttle = LoginThrottle(login=login, failures=0, window_started_at=now)
-                session.add(throttle)
-        except IntegrityError:
-            # A concurrent failure created the row first; count on top of it.
-            throttle = session.get(
-                LoginThrottle, login, with_for_update=True, populate_existing=True
-            )
-            assert throttle is not None
-    if now - throttle.window_started_at > window:
-        throttle.failures = 0
-        throttle.window_started_at = now
-        throttle.locked_until = None
-    throttle.failures += 1
-    if throttle.failures >= settings.login_max_failures:
-        throttle.locked_until = now + window
-    session.flush()
 
 
 def issue_access_token(user: User, *, settings: Settings) -> tuple[str, int]:
@@ -101,19 +116,23 @@ def issue_access_token(user: User, *, settings: Settings) -> tuple[str, int]:
     token = security.create_access_token(
         user_id=user.id,
         session_version=user.session_version,
-        secret_key=settings.secret_key.get_secret_value(),
+        secret_key=settings.secret,
         expires_in=expires_in,
     )
     return token, int(expires_in.total_seconds())
 
 
-def user_for_token(session: Session, token: str, *, settings: Settings) -> User | None:
-    """The active user a token was issued to, unless revoked since; else ``None``."""
-    claims = security.decode_access_token(token, secret_key=settings.secret_key.get_secret_value())
-    if claims is None:
-        return None
-    user_id, session_version = claims
+def user_for_credentials(session: Session, user_id: int, session_version: int) -> User | None:
+    """The active user these credentials were issued to, unless revoked since."""
     user = session.get(User, user_id)
     if user is None or not user.is_active or user.session_version != session_version:
         return None
     return user
+
+
+def user_for_token(session: Session, token: str, *, settings: Settings) -> User | None:
+    """The active user a token was issued to, unless revoked since; else ``None``."""
+    claims = security.decode_access_token(token, secret_key=settings.secret)
+    if claims is None:
+        return None
+    return user_for_credentials(session, *claims)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Enum, Integer, String
@@ -11,24 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cms import security
 from cms.db import TABLE_ARGS, Base, UTCDateTime, exact_string, utcnow
+from cms.fields import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from cms.roles import Role
 
 if TYPE_CHECKING:
     from cms.articles.models import Article
-
-
-EMAIL_MAX_LENGTH = 254
-
-
-class Role(StrEnum):
-    """Roles in increasing order of power: ``author < editor < admin``."""
-
-    AUTHOR = "author"
-    EDITOR = "editor"
-    ADMIN = "admin"
-
-    @property
-    def is_staff(self) -> bool:
-        return self is not Role.AUTHOR
 
 
 class User(Base):
@@ -38,7 +24,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stored lower-cased so uniqueness is case-insensitive on every backend.
     email: Mapped[str] = mapped_column(exact_string(EMAIL_MAX_LENGTH), unique=True)
-    name: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), default="")
     role: Mapped[Role] = mapped_column(
         Enum(
             Role,

@@ -1,18 +1,15 @@
 """What the users endpoints accept and return."""
 
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cms.articles.schemas import ArticlePublic
-from cms.schemas import Encodable, Name, PartialUpdate, UTCTimestamp
-from cms.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
-from cms.users.models import EMAIL_MAX_LENGTH, Role, User
-
-Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX_LENGTH)]
-Password = Annotated[
-    str, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH), Encodable
-]
+from cms.fields import PASSWORD_MAX_LENGTH, Email, Name, Password
+from cms.roles import Role
+from cms.schemas import PartialUpdate, UTCTimestamp
+from cms.users.changes import AccountChanges, NewAccount
+from cms.users.models import User
 
 
 class UserCreate(BaseModel):
@@ -24,6 +21,9 @@ class UserCreate(BaseModel):
     password: Password
     name: Name = ""
     role: Role | None = Field(default=None, description="Admins only; defaults to author")
+
+    def account(self) -> NewAccount:
+        return NewAccount(email=self.email, password=self.password, name=self.name, role=self.role)
 
 
 class UserUpdate(PartialUpdate):
@@ -37,6 +37,9 @@ class UserUpdate(PartialUpdate):
     email: Email | None = Field(default=None, description="Admins only")
     role: Role | None = Field(default=None, description="Admins only")
     is_active: bool | None = Field(default=None, description="Admins only")
+
+    def changes(self) -> AccountChanges:
+        return AccountChanges(**self.model_dump(exclude_unset=True, exclude={"current_password"}))
 
 
 class UserPublic(BaseModel):

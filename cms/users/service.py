@@ -1,35 +1,29 @@
 """User accounts: sign-up, profile edits, roles, deletion.
 
-Services take a session and plain arguments, enforce :mod:`cms.permissions`, raise
-:mod:`cms.errors`, and flush; the caller owns the transaction.
+Writes take the :class:`~cms.db.UnitOfWork` they run in (its actor is who acts) and a typed
+change set; reads take a session and the viewer. Both enforce :mod:`cms.permissions`,
+raise :mod:`cms.errors`, and flush; the unit of work commits.
 """
 
-from collections.abc import Sequence
-from typing import Any
+from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cms import permissions, security
+from cms.actors import Actor
+from cms.db import UnitOfWork
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from cms.users.models import Role, User
+from cms.fields import Email, Name, Password, normalize_email, validated
+from cms.roles import Role
+from cms.users.changes import AccountChanges, NewAccount
+from cms.users.models import User
 
 EMAIL_TAKEN = "Email already registered"
-
-
-def normalize_email(email: str) -> str:
-    """The stored form of an email: validated, Unicode-normalised and lower-cased, so one
-    address is one key whoever types it (API, back office, CLI) and however it is typed.
-
-    Raises :class:`InvalidInput` for something that is not an email address.
-    """
-    try:
-        normalized = validate_email(email.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise InvalidInput("email", f"Not a valid email address: {exc}") from None
-    return normalized.lower()
+USER_NOT_FOUND = "User not found"
 
 
 def login_key(email: str) -> str:
@@ -37,7 +31,7 @@ def login_key(email: str) -> str:
     for text that is no address at all, the text itself (no account can match it)."""
     try:
         return normalize_email(email)
-    except InvalidInput:
+    except ValueError:
         return email.strip().lower()
 
 
@@ -45,21 +39,23 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == login_key(email)))
 
 
-def get_visible_user(session: Session, *, actor: User | None, user_id: int) -> User:
-    """The user ``actor`` may see, or :class:`NotFound` (no existence leak)."""
-    user = session.get(User, user_id)
-    if user is None or not permissions.can_view_user(actor, user):
-        raise NotFound("User not found")
+def get_visible_user(
+    session: Session, *, viewer: Actor | None, user_id: int, for_update: bool = False
+) -> User:
+    """The user ``viewer`` may see, or :class:`NotFound` (no existence leak)."""
+    user = session.get(User, user_id, with_for_update=for_update)
+    if user is None or not permissions.can_view_user(viewer, user):
+        raise NotFound(USER_NOT_FOUND)
     return user
 
 
-def list_users(session: Session, *, actor: User | None, skip: int, limit: int) -> Sequence[User]:
-    """Users ``actor`` may list, oldest first."""
-    if not permissions.can_list_users(actor):
+def list_users(session: Session, *, viewer: Actor | None, skip: int, limit: int) -> Sequence[User]:
+    """Users ``viewer`` may list, oldest first."""
+    if not permissions.can_list_users(viewer):
         raise PermissionDenied("Only editors and admins may list users")
     stmt = (
         select(User)
-        .where(permissions.visible_users(actor))
+        .where(permissions.visible_users(viewer))
         .order_by(User.id)
         .offset(skip)
         .limit(limit)
@@ -67,90 +63,97 @@ def list_users(session: Session, *, actor: User | None, skip: int, limit: int) -
     return session.scalars(stmt).all()
 
 
-def create_user(
-    session: Session,
-    *,
-    actor: User | None,
-    email: str,
-    password: str,
-    name: str = "",
-    role: Role | None = None,
-    is_active: bool = True,
-    allow_signup: bool = True,
-) -> User:
-    """Register a user; only admins may choose a role other than author."""
+def create_user(uow: UnitOfWork, *, account: NewAccount, allow_signup: bool = False) -> User:
+    """Register an account. Anyone may sign up while ``allow_signup``; otherwise, and for
+    any role but author or an inactive account, an admin must act."""
+    actor = uow.actor
     if not permissions.can_create_user(actor, allow_signup=allow_signup):
         raise PermissionDenied("Sign-up is disabled on this site; ask an admin for an account")
-    if (role not in (None, Role.AUTHOR) or not is_active) and not permissions.can_assign_role(
-        actor
-    ):
+    if (
+        account.role not in (None, Role.AUTHOR) or not account.is_active
+    ) and not permissions.can_assign_role(actor):
         raise PermissionDenied("Only admins may set a user's role or active flag")
-    email = normalize_email(email)
-    if get_user_by_email(session, email) is not None:
+    email = validated(Email, "email", account.email)
+    name = validated(Name, "name", account.name)
+    password = validated(Password, "password", account.password)
+    if get_user_by_email(uow.session, email) is not None:
         raise Conflict(EMAIL_TAKEN)
-    user = User(email=email, name=name, role=role or Role.AUTHOR, is_active=is_active)
+    user = User(
+        email=email, name=name, role=account.role or Role.AUTHOR, is_active=account.is_active
+    )
     user.set_password(password)
-    _flush_unique_email(session, user)
+    _flush_unique_email(uow.session, user)
     return user
 
 
 def update_user(
-    session: Session,
+    uow: UnitOfWork,
     *,
-    actor: User | None,
-    target: User,
-    changes: dict[str, Any],
+    user_id: int,
+    changes: AccountChanges,
     current_password: str | None = None,
 ) -> User:
-    """Apply ``changes`` (keys: name, password, email, role, is_active) to ``target``.
+    """Apply ``changes`` to an account.
 
     Changing one's own password needs ``current_password``; an admin resetting someone
-    else's does not. Revokes the target's tokens on a new password or deactivation.
+    else's does not. A new password or a deactivation signs the user out everywhere.
     """
-    if not permissions.can_view_user(actor, target):
-        raise NotFound("User not found")
-    if not permissions.can_edit_user(actor, target, frozenset(changes)):
+    session, actor = uow.session, uow.actor
+    target = get_visible_user(session, viewer=actor, user_id=user_id, for_update=True)
+    # Fields set to what they already are change nothing and need no permission.
+    given = {
+        field: value
+        for field, value in changes.given().items()
+        if field == "password" or value != getattr(target, field)
+    }
+    if "email" in given:
+        given["email"] = validated(Email, "email", given["email"])
+        if given["email"] == target.email:
+            del given["email"]
+    if not permissions.can_edit_user(actor, target, frozenset(given)):
         raise PermissionDenied("Only admins may change email, role or active status")
-    if "password" in changes and actor is not None and actor.id == target.id:
-        matches, _ = security.verify_password(current_password or "", target.hashed_password)
-        if not matches:
-            raise InvalidInput("current_password", "Current password is incorrect")
-    _refuse_removing_last_admin(session, target, changes)
-
-    if "email" in changes:
-        email = normalize_email(changes["email"])
-        if email != target.email:
-            other = get_user_by_email(session, email)
-            if other is not None:
-                raise Conflict(EMAIL_TAKEN)
-            target.email = email
-    if "name" in changes:
-        target.name = changes["name"]
-    if "role" in changes:
-        target.role = Role(changes["role"])
-    if "is_active" in changes and changes["is_active"] != target.is_active:
-        target.is_active = bool(changes["is_active"])
+    if "name" in given:
+        target.name = validated(Name, "name", given["name"])
+    if "password" in given:
+        password = validated(Password, "password", given["password"])
+        if actor is not None and actor.id == target.id:
+            matches, _ = security.verify_password(current_password or "", target.hashed_password)
+            if not matches:
+                raise InvalidInput("current_password", "Current password is incorrect")
+    _refuse_removing_last_admin(
+        session, target, role=given.get("role"), is_active=given.get("is_active")
+    )
+    if "email" in given:
+        if get_user_by_email(session, given["email"]) is not None:
+            raise Conflict(EMAIL_TAKEN)
+        target.email = given["email"]
+    if "role" in given:
+        target.role = Role(given["role"])
+    if "is_active" in given:
+        target.is_active = bool(given["is_active"])
         target.session_version += 1
-    if "password" in changes:
-        target.set_password(changes["password"])
+    if "password" in given:
+        target.set_password(password)
     _flush_unique_email(session, target)
     return target
 
 
-def delete_user(session: Session, *, actor: User | None, target: User) -> None:
-    """Delete ``target`` and, as in the tutorial, every article they wrote."""
-    if not permissions.can_view_user(actor, target):
-        raise NotFound("User not found")
+def delete_user(uow: UnitOfWork, *, user_id: int) -> None:
+    """Delete an account and, as in the tutorial, every article it wrote."""
+    session, actor = uow.session, uow.actor
+    target = get_visible_user(session, viewer=actor, user_id=user_id, for_update=True)
     if not permissions.can_delete_user(actor, target):
         raise PermissionDenied("Only admins may delete users")
-    _refuse_removing_last_admin(session, target, {"is_active": False})
+    _refuse_removing_last_admin(session, target, role=None, is_active=False)
     session.delete(target)
     session.flush()
 
 
-def _refuse_removing_last_admin(session: Session, target: User, changes: dict[str, Any]) -> None:
-    demoted = "role" in changes and Role(changes["role"]) is not Role.ADMIN
-    deactivated = "is_active" in changes and not changes["is_active"]
+def _refuse_removing_last_admin(
+    session: Session, target: User, *, role: Role | None, is_active: bool | None
+) -> None:
+    demoted = role is not None and Role(role) is not Role.ADMIN
+    deactivated = is_active is False
     if target.role is not Role.ADMIN or not target.is_active or not (demoted or deactivated):
         return
     # Locked, so two admins demoting each other at once cannot both see "one other left".

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from cms.articles.models import Article, ArticleStatus
 from cms.db import Database
+from cms.roles import Role
 from cms.security import verify_password
-from cms.users.models import Role, User
+from cms.users.models import User
 from tests.conftest import BACKEND, DEFAULT_PASSWORD, ArticleFactory, LiveServer, UserFactory
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from cms.articles.models import Article, ArticleStatus
 from cms.db import Database
-from cms.users.models import Role
+from cms.roles import Role
 from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from cms.articles.models import Article
 from cms.db import Database
-from cms.users.models import Role
+from cms.roles import Role
 from tests.conftest import UserFactory
 
 Login = Callable[..., dict[str, str]]

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from cms.users.models import Role
+from cms.roles import Role
 from tests.conftest import LiveServer, UserFactory
 
 Login = Callable[..., dict[str, str]]

@@ -112,29 +112,3 @@ def test_absurd_credentials_are_a_plain_401(api: httpx.Client, database: Databas
     for username, password in [("u" * 5000, "p"), ("a@b.c", "p" * 10_000)]:
         response = token_request(api, username, password)
         assert response.status_code == 401, (len(username), response.text)
-
-
-def test_expired_failure_records_are_purged(api: httpx.Client, database: Database) -> None:
-    from datetime import timedelta
-
-    from cms.auth.models import LoginThrottle
-    from cms.db import utcnow
-
-    long_ago = utcnow() - timedelta(hours=1)
-    with database.transaction() as session:
-        for n in range(3):
-            session.add(
-                LoginThrottle(login=f"old{n}@example.com", failures=1, window_started_at=long_ago)
-            )
-        session.add(
-            LoginThrottle(
-                login="locked@example.com",
-                failures=9,
-                window_started_at=long_ago,
-                locked_until=utcnow() + timedelta(minutes=5),
-            )
-        )
-    assert token_request(api, "someone@example.com", "wrong password").status_code == 401
-    with database.sessionmaker() as session:
-        logins = set(session.scalars(select(LoginThrottle.login)))
-    assert logins == {"locked@example.com", "someone@example.com"}

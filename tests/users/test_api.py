@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from cms.app import create_app
 from cms.db import Database
-from cms.users.models import Role, User
+from cms.roles import Role
+from cms.users.models import User
 from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory, make_settings
 
 Login = Callable[..., dict[str, str]]
@@ -38,7 +39,7 @@ def test_signup_creates_an_author_with_an_argon2id_hash(
     assert body["created_at"].endswith("Z")
     assert "password" not in response.text and "argon2" not in response.text
     stored = stored_user(database, "spongebob@opensea.com")
-    assert stored.hashed_password.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert stored.hashed_password.startswith("$argon2id$")
     assert "pass1234" not in stored.hashed_password
 
 

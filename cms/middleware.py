@@ -1,0 +1,127 @@
+"""What every response gets, whichever surface answers it: a request id, the client's
+address as far as it can be trusted, and the headers that keep browsers safe."""
+
+import ipaddress
+import re
+import secrets
+from collections.abc import Iterable, MutableMapping
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cms.config import Network
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+# The request being served, for log lines written anywhere below it.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+_COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+# JSON, feeds and the like: nothing to run, nothing to frame.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def client_address(scope: Scope, trusted_proxies: Iterable[Network]) -> str | None:
+    """The address of the client that sent this request.
+
+    ``X-Forwarded-For`` is believed only as far as it was written by trusted proxies:
+    walking it from the right, the first address that is not a trusted proxy is the
+    client. Without trusted proxies the header is ignored (anyone can send it).
+    """
+    peer = scope.get("client")
+    address: str | None = peer[0] if peer else None
+    proxies = list(trusted_proxies)
+    if not proxies or not _is_trusted(address, proxies):
+        return address
+    forwarded: list[str] = []
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-for":
+            forwarded.extend(part.strip() for part in value.decode("latin-1").split(","))
+    for hop in reversed(forwarded):
+        if not hop:
+            continue
+        if not _is_trusted(hop, proxies):
+            return hop if _is_address(hop) else address
+        address = hop
+    return address
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str | None, proxies: list[Network]) -> bool:
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (the client's ``X-Request-ID`` when it is a sane token,
+    else a new one) and its client address, and adds the id and the security headers
+    to every response."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        trusted_proxies: Iterable[Network] = (),
+        csp_by_prefix: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.app = app
+        self.trusted_proxies = list(trusted_proxies)
+        self.csp_by_prefix = sorted(csp_by_prefix, key=lambda pair: -len(pair[0]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or secrets.token_hex(8)
+        state: MutableMapping[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_address"] = client_address(scope, self.trusted_proxies)
+        csp = self._csp_for(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                for name, value in _COMMON_HEADERS.items():
+                    headers.setdefault(name, value)
+                headers.setdefault("Content-Security-Policy", csp)
+            await send(message)
+
+        token = current_request_id.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            current_request_id.reset(token)
+
+    def _csp_for(self, path: str) -> str:
+        for prefix, policy in self.csp_by_prefix:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return policy
+        return API_CSP
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SAFE_REQUEST_ID.fullmatch(text) else None
+    return None
