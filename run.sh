@@ -13,4 +13,17 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 .venv/bin/cms bootstrap
-exec .venv/bin/cms serve --host "${CMS_HOST:-127.0.0.1}" --port "${CMS_PORT:-8000}"
+
+HOST=${CMS_HOST:-127.0.0.1}
+PORT=${CMS_PORT:-8000}
+SHOWN_HOST=$HOST
+[ "$HOST" = 0.0.0.0 ] && SHOWN_HOST=127.0.0.1
+cat <<URLS
+
+  The CMS:        http://$SHOWN_HOST:$PORT/
+  Back office:    http://$SHOWN_HOST:$PORT/admin   (sign in as the admin above)
+  API and docs:   http://$SHOWN_HOST:$PORT/docs
+  Lost the admin password?  .venv/bin/cms changepassword admin@example.com
+
+URLS
+exec .venv/bin/cms serve --host "$HOST" --port "$PORT"

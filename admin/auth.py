@@ -1,20 +1,31 @@
 """Who may use the back office (authentication) and what they may do there (authorization).
 
-Both defer to :mod:`cms.auth.service` and :mod:`cms.permissions`, the same code the REST
-API uses, so a rule changed there changes here too.
+Both defer to :mod:`cms.auth` and :mod:`cms.permissions`, the code the REST API uses, so
+a rule changed there changes here too. Sessions live server-side
+(:mod:`cms.auth.staff_sessions`); the browser's cookie is signed, HttpOnly, ``Secure`` in
+production, expires with the session, and carries only the session's random token, the
+user's id and session version, and the CSRF token.
 """
+
+from __future__ import annotations
 
 from typing import Any
 
 from anyio import to_thread
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.authorization import Action, AuthorizationBackend
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from admin.csrf import CSRFMiddleware, rotate_csrf_token
+from admin.redirects import RelativeRedirectsMiddleware
 from cms import permissions
 from cms.actors import Origin
+from cms.auth import staff_sessions
 from cms.auth.service import sign_in
 from cms.config import Settings
 from cms.db import Database, utcnow
@@ -22,7 +33,11 @@ from cms.errors import AuthenticationFailed, TooManyAttempts
 from cms.users.models import User
 
 SESSION_COOKIE = "cms_admin"
-SESSION_MAX_AGE = 8 * 60 * 60  # one working day
+NOT_FOR_AUTHORS = (
+    "The back office is for editors and admins. Authors write and publish their own "
+    "articles through the API (see /docs)."
+)
+UNAVAILABLE = "The site is temporarily unavailable. Try again in a minute."
 
 
 def current_user(request: Request) -> User | None:
@@ -40,25 +55,33 @@ def admin_origin(request: Request) -> Origin:
 
 
 def keep_signed_in(request: Request, user: User) -> None:
-    """Re-issue this browser's session for ``user``'s current session version."""
-    request.session.update({"user_id": user.id, "version": user.session_version})
+    """Let this browser's session follow ``user``'s new session version (after they
+    changed their own password here, which ends every *other* session)."""
+    request.session["version"] = user.session_version
+
+
+class LoginRefused(Exception):
+    """Credentials were right but the account may not use the back office."""
 
 
 class StaffAuthentication(AuthenticationBackend):
-    """Password login for active editors and admins; a signed, stateless session cookie.
-
-    The cookie carries the user's id and session version, so a password change,
-    demotion or deactivation ends back-office sessions at once, as it does tokens.
-    """
+    """Password login for active editors and admins, with server-side sessions."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
-        super().__init__(
-            secret_key=settings.secret,
-            session_cookie=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE,
-            same_site="lax",
-            https_only=settings.environment == "production",
-        )
+        super().__init__(secret_key=settings.secret)
+        self.middlewares = [
+            Middleware(RelativeRedirectsMiddleware),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret,
+                session_cookie=SESSION_COOKIE,
+                max_age=int(staff_sessions.LIFETIME.total_seconds()),
+                path="/admin",
+                same_site="lax",
+                https_only=settings.environment == "production",
+            ),
+            Middleware(CSRFMiddleware),
+        ]
         self.database = database
         self.settings = settings
 
@@ -66,16 +89,25 @@ class StaffAuthentication(AuthenticationBackend):
         form = await request.form()
         email, password = str(form.get("username", "")), str(form.get("password", ""))
         origin = admin_origin(request)
-        identity = await to_thread.run_sync(self._check_credentials, email, password, origin)
-        if identity is None:
+        user_agent = request.headers.get("user-agent", "")
+        try:
+            signed_in = await to_thread.run_sync(self._sign_in, email, password, origin, user_agent)
+        except LoginRefused:
+            request.state.login_error = NOT_FOR_AUTHORS
             return False
+        if signed_in is None:
+            return False
+        token, user = signed_in
+        # A fresh session: nothing from before sign-in (an attacker-planted cookie, an
+        # old CSRF token) carries over.
         request.session.clear()
-        request.session.update({"user_id": identity[0], "version": identity[1]})
+        rotate_csrf_token(request)
+        request.session.update({"sid": token, "user_id": user.id, "version": user.session_version})
         return True
 
-    def _check_credentials(
-        self, email: str, password: str, origin: Origin
-    ) -> tuple[int, int] | None:
+    def _sign_in(
+        self, email: str, password: str, origin: Origin, user_agent: str
+    ) -> tuple[str, User] | None:
         try:
             user = sign_in(
                 self.database, email=email, password=password, origin=origin, settings=self.settings
@@ -83,36 +115,55 @@ class StaffAuthentication(AuthenticationBackend):
         except AuthenticationFailed:
             return None
         except TooManyAttempts as exc:
-            # The API's 429, on SQLAdmin's error page (which shows the detail only).
+            # The API's 429, on the back office's error page.
             raise HTTPException(
                 status_code=429, detail=f"{exc.message} (in {exc.retry_after} seconds)."
             ) from None
         if not permissions.can_use_back_office(user):
-            return None
-        return user.id, user.session_version
+            raise LoginRefused
+        token = self.database.run(
+            lambda uow: staff_sessions.start(uow, user=user, origin=origin, user_agent=user_agent),
+            origin=origin,
+        )
+        return token, user
 
     async def logout(self, request: Request) -> Response | bool:
+        token = request.session.get("sid")
+        if isinstance(token, str):
+            origin = admin_origin(request)
+            await to_thread.run_sync(
+                lambda: self.database.run(lambda uow: staff_sessions.end(uow, token), origin=origin)
+            )
         request.session.clear()
-        return True
+        return False  # SQLAdmin then sends the browser to the login page
 
     async def authenticate(self, request: Request) -> Response | bool:
-        user_id, version = request.session.get("user_id"), request.session.get("version")
-        if not isinstance(user_id, int) or not isinstance(version, int):
+        token, version = request.session.get("sid"), request.session.get("version")
+        if not isinstance(token, str) or not isinstance(version, int):
             return False
-        user = await to_thread.run_sync(self._load_user, user_id)
-        if (
-            user is None
-            or user.session_version != version
-            or not permissions.can_use_back_office(user)
-        ):
+        try:
+            found = await to_thread.run_sync(self._resolve, token, version)
+        except OperationalError:
+            raise HTTPException(status_code=503, detail=UNAVAILABLE) from None
+        if found is None:
             request.session.clear()
             return False
-        request.state.cms_user = user
+        request.state.cms_user = found
         return True
 
-    def _load_user(self, user_id: int) -> User | None:
-        with self.database.sessionmaker() as session:
-            return session.get(User, user_id)
+    def _resolve(self, token: str, version: int) -> User | None:
+        with self.database.reading() as session:
+            resolved = staff_sessions.resolve(session, token, version)
+        if resolved is None:
+            return None
+        user, last_seen_at = resolved
+        if staff_sessions.needs_touch(last_seen_at):
+            self.database.run(lambda uow: staff_sessions.touch(uow, token))
+        return user
+
+    async def get_user_id(self, request: Request) -> Any:
+        user = current_user(request)
+        return None if user is None else user.id
 
 
 class PolicyAuthorization(AuthorizationBackend):
@@ -139,14 +190,10 @@ def _user_permission(user: User | None, action: str, target: User | None) -> boo
         return target is None or permissions.can_view_user(user, target)
     if action == Action.CREATE:
         return permissions.can_create_user(user, allow_signup=False)
-    if action == Action.EDIT:
-        if target is None:
-            return permissions.can_list_users(user)
-        return permissions.can_edit_user(user, target, permissions.SELF_EDITABLE_USER_FIELDS)
-    if action == Action.DELETE:
-        if target is None:
-            return permissions.is_admin(user)
-        return permissions.can_delete_user(user, target)
+    if action in (Action.EDIT, Action.DELETE):
+        # Staff change their own name and password on their account page; here only
+        # admins edit or delete anyone.
+        return permissions.is_admin(user)
     return False
 
 

@@ -1,5 +1,7 @@
-"""The back office's model views. Every write goes through the CMS services, inside one
-transaction, so the admin obeys exactly the rules the REST API does."""
+"""The back office's model views. Every write goes through the CMS services, in one unit
+of work, so the admin obeys exactly the rules the REST API does."""
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -7,18 +9,23 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from anyio import to_thread
+from markupsafe import Markup, escape
 from sqladmin import ModelView
 from sqladmin.filters import StaticValuesFilter
-from sqlalchemy import Select, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqladmin.flash import Flash
+from sqladmin.formatters import BASE_FORMATTERS
+from sqladmin.pagination import Pagination
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from wtforms import Form, PasswordField, StringField
-from wtforms.validators import Email, Length, Optional, Regexp
+from wtforms.validators import Optional
 
-from admin.auth import admin_origin, current_user, keep_signed_in
+from admin.auth import admin_origin, current_user
 from admin.filters import AuthorFilter
+from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, choice_label
 from cms import permissions
 from cms.articles import service as articles
 from cms.articles.changes import ArticleChanges, ArticleDraft
@@ -26,7 +33,7 @@ from cms.articles.models import Article, ArticleStatus
 from cms.changes import UNSET
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
-from cms.fields import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, SLUG_MAX_LENGTH, SLUG_PATTERN
+from cms.fields import Email, Name, Password, Slug, Title
 from cms.roles import Role
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
@@ -34,17 +41,50 @@ from cms.users.models import User
 
 T = TypeVar("T")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Beyond this many matching rows a filtered list says "more than" instead of counting
+# them all: an exact count of a million-row search costs more than the page itself.
+COUNT_CAP = 10_000
+UNAVAILABLE = "The database is unavailable right now; your change was not saved. Try again."
+
+CHOICE_LABELS.update({"draft": "Draft", "published": "Published", "scheduled": "Scheduled"})
 
 
 class AdminError(Exception):
     """A message for the person at the form; SQLAdmin shows ``str(error)`` above it."""
 
 
-class ServiceModelView(ModelView):
-    """A view whose writes run through a CMS service in a single transaction."""
+def format_time(moment: datetime) -> str:
+    """``2026-11-22 21:20 UTC``: minutes are enough to read, and the zone is said."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
+
+def _formatters() -> dict[Any, Any]:
+    return {**BASE_FORMATTERS, datetime: format_time}
+
+
+class ServiceModelView(ModelView):
+    """A view whose writes run through a CMS service in a single unit of work, whose
+    forms show what is stored, and whose lists cost the same on page 1 and page 40,000."""
+
+    form_converter = StoredValueConverter
+    column_type_formatters: ClassVar = _formatters()
+    column_type_formatters_detail: ClassVar = _formatters()
+    list_template = "cms/list.html"
+    create_template = "cms/create.html"
+    edit_template = "cms/edit.html"
+    details_template = "cms/details.html"
+    page_size = 25
+    page_size_options: ClassVar = [25, 50, 100]
+    export_types: ClassVar = ["csv"]
+    can_import = False
     # Exports go through custom_export_cell, which defuses spreadsheet formulas.
     use_pretty_export: ClassVar[bool] = True
+    # What the confirmations and messages call one row.
+    row_noun: ClassVar[str] = "item"
+
+    def row_label(self, row: Any) -> str:
+        """How confirmations and messages name ``row``."""
+        return str(row)
 
     async def get_object_filepath(self, identifier: str, column_name: str) -> Path:
         """No column holds a file. SQLAdmin would otherwise serve any file under the
@@ -54,20 +94,17 @@ class ServiceModelView(ModelView):
     async def custom_export_cell(self, row: Any, name: str, value: Any) -> str | None:
         """Every exported cell as text; one a spreadsheet would run as a formula
         (``=HYPERLINK(…)`` in a title) is prefixed with ``'`` (OWASP's CSV injection advice)."""
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "TRUE" if value else "FALSE"
-        text = value.isoformat() if isinstance(value, datetime) else str(value)
-        if text.startswith(_FORMULA_PREFIXES):
-            return "'" + text
-        return text
+        return export_cell(value)
+
+    def database(self, request: Request) -> Database:
+        database: Database = request.app.state.database
+        return database
 
     async def run_as_actor(self, request: Request, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work(uow)`` in a thread, in one unit of work with the signed-in user as
         its actor, and turn failures into messages safe to show (never SQL)."""
         actor_id = _actor(request).id
-        database: Database = request.app.state.database
+        database = self.database(request)
         origin = admin_origin(request)
 
         def load_actor(session: Session) -> User:
@@ -81,12 +118,95 @@ class ServiceModelView(ModelView):
                 return database.run(work, actor=load_actor, origin=origin)
             except DomainError as exc:
                 raise AdminError(exc.message) from exc
+            except OperationalError as exc:
+                raise AdminError(UNAVAILABLE) from exc
             except SQLAlchemyError as exc:
                 raise AdminError(
                     "The database refused the change; reload the page and try again"
                 ) from exc
 
         return await to_thread.run_sync(in_transaction)
+
+    # The list: filters, search and sort as SQLAdmin does them, then a page that costs
+    # the same at any depth and a count that does not read every row.
+
+    def is_filtered(self, request: Request) -> bool:
+        if request.query_params.get("search"):
+            return True
+        return any(request.query_params.get(f.parameter_name) for f in self.get_filters())
+
+    async def list(self, request: Request) -> Pagination:
+        page = self.validate_page_number(request.query_params.get("page"), 1)
+        page_size = self.validate_page_number(request.query_params.get("pageSize"), self.page_size)
+        if not 1 <= page_size <= max(self.page_size_options):
+            raise HTTPException(400, "Page size must be between 1 and 100.")
+        stmt = await self._filtered(request, self.list_query(request))
+        search = request.query_params.get("search")
+        if search:
+            stmt = self.search_query(stmt, search)
+        count, capped = await self.count_matching(request, stmt)
+        page = min(max(page, 1), Pagination.max_page(count, page_size))
+        pk = self.pk_columns[0]
+        ordered = self.sort_query(stmt, request)
+        # Ties broken by id, so deep pages are stable and the (column, id) index serves.
+        descending = _sorts_descending(request, self._get_default_sort())
+        ordered = ordered.order_by(pk.desc() if descending else pk.asc())
+        # The page's ids first, from the index alone; then only those rows. A deep page
+        # then walks index entries, not whole rows with their bodies.
+        ids = list(
+            await self._run_query(
+                ordered.with_only_columns(pk).limit(page_size).offset((page - 1) * page_size)
+            )
+        )
+        rows: list[Any] = []
+        if ids:
+            fetch: Select[Any] = select(self.model).where(pk.in_(ids))
+            for relation in self._list_relations:
+                fetch = fetch.options(selectinload(relation))
+            by_id = {getattr(row, pk.key): row for row in await self._run_query(fetch)}
+            rows = [by_id[id_] for id_ in ids if id_ in by_id]
+        pagination = Pagination(rows=rows, page=page, page_size=page_size, count=count)
+        pagination.count_is_capped = capped  # type: ignore[attr-defined]
+        return pagination
+
+    async def _filtered(self, request: Request, stmt: Select[Any]) -> Select[Any]:
+        for filter_ in self.get_filters():
+            value = request.query_params.get(filter_.parameter_name)
+            if value:
+                stmt = await filter_.get_filtered_query(stmt, value, self.model)  # type: ignore[call-arg]
+        return stmt
+
+    async def count_matching(self, request: Request, stmt: Select[Any]) -> tuple[int, bool]:
+        """How many rows ``stmt`` matches, and whether that is only a lower bound: a
+        filtered list stops counting past ``COUNT_CAP`` (the whole table is counted)."""
+        pk = self.pk_columns[0]
+        if not self.is_filtered(request):
+            rows = await self._run_query(
+                select(func.count()).select_from(stmt.with_only_columns(pk).subquery())
+            )
+            return int(rows[0]), False
+        capped = stmt.with_only_columns(pk).limit(COUNT_CAP + 1).subquery()
+        rows = await self._run_query(select(func.count()).select_from(capped))
+        count = int(rows[0])
+        return count, count > COUNT_CAP
+
+
+def _sorts_descending(request: Request, default: list[tuple[str, bool]]) -> bool:
+    if request.query_params.get("sortBy"):
+        return request.query_params.get("sort", "asc") == "desc"
+    return bool(default and default[0][1])
+
+
+def export_cell(value: Any) -> str:
+    """A value as one CSV cell, defused against spreadsheet formulas."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    text = value.isoformat() if isinstance(value, datetime) else str(getattr(value, "value", value))
+    if text.startswith(_FORMULA_PREFIXES):
+        return "'" + text
+    return text
 
 
 def _actor(request: Request) -> User:
@@ -101,6 +221,8 @@ def _chosen_author(data: dict[str, Any]) -> int | None:
     value = data.get("author")
     if value in (None, ""):
         return None
+    if isinstance(value, User):
+        return value.id
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -114,12 +236,37 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def status_badge(article: Article) -> Markup:
+    """Draft, Scheduled (published, but its time has not come) or Published."""
+    now = utcnow()
+    if article.status is ArticleStatus.DRAFT:
+        label, tone = "draft", "secondary"
+    elif article.published_at is not None and article.published_at > now:
+        label, tone = "scheduled", "warning"
+    else:
+        label, tone = "published", "success"
+    return Markup('<span class="badge bg-{} text-{}-fg">{}</span>').format(
+        tone, tone, choice_label(label)
+    )
+
+
 class UserAdmin(ServiceModelView, model=User):
     name = "User"
     name_plural = "Users"
     icon = "fa-solid fa-user"
+    row_noun = "user"
 
-    column_list: ClassVar = [
+    column_list: ClassVar = [User.email, User.name, User.role, User.is_active, User.created_at]
+    column_details_list: ClassVar = [
+        User.id,
+        User.email,
+        User.name,
+        User.role,
+        User.is_active,
+        User.created_at,
+        User.updated_at,
+    ]
+    column_export_list: ClassVar = [
         User.id,
         User.email,
         User.name,
@@ -127,57 +274,60 @@ class UserAdmin(ServiceModelView, model=User):
         User.is_active,
         User.created_at,
     ]
-    column_details_list: ClassVar = [*column_list, User.updated_at]
-    column_export_list: ClassVar = column_list
+    column_labels: ClassVar = {
+        User.id: "ID",
+        User.email: "Email",
+        User.name: "Name",
+        User.role: "Role",
+        User.is_active: "Active",
+        User.created_at: "Joined",
+        User.updated_at: "Last changed",
+    }
+    column_formatters: ClassVar = {User.role: lambda m, a: choice_label(m.role.value)}
+    column_formatters_detail: ClassVar = column_formatters
     column_searchable_list: ClassVar = [User.email, User.name]
-    column_sortable_list: ClassVar = [User.id, User.email, User.name, User.role, User.created_at]
-    column_default_sort: ClassVar = [(User.id, False)]
+    column_sortable_list: ClassVar = [User.email, User.name, User.role, User.created_at]
+    column_default_sort: ClassVar = [(User.created_at, True)]
     column_filters: ClassVar = [
-        StaticValuesFilter(User.role, values=[(role.value, role.value) for role in Role]),
+        StaticValuesFilter(
+            User.role, values=[(role.value, choice_label(role.value)) for role in Role]
+        ),
     ]
     # The hash is never a form field; passwords come in through the extra fields below.
     form_columns: ClassVar = [User.email, User.name, User.role, User.is_active]
-    form_args: ClassVar = {"email": {"validators": [Email(message="Enter a valid email address")]}}
+    form_args: ClassVar = {
+        "email": {"label": "Email", "validators": [FollowsRule(Email, "email")]},
+        "name": {"label": "Name", "validators": [FollowsRule(Name, "name")]},
+        "role": {"label": "Role"},
+        "is_active": {
+            "label": "Active",
+            "description": "Inactive users cannot sign in; their tokens stop working.",
+        },
+    }
     form_create_rules: ClassVar = ["email", "name", "role", "is_active", "password"]
-    form_edit_rules: ClassVar = [
-        "email",
-        "name",
-        "role",
-        "is_active",
-        "password",
-        "current_password",
-    ]
+    form_edit_rules: ClassVar = ["email", "name", "role", "is_active", "password"]
+
+    def row_label(self, row: Any) -> str:
+        return f"{row.display_name} <{row.email}>"
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         base: type[Form] = await super().scaffold_form(None)
-        creating = rules is not None and "current_password" not in rules
-        length = Length(
-            min=PASSWORD_MIN_LENGTH,
-            max=PASSWORD_MAX_LENGTH,
-            message=f"Use {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
-        )
-        password_help = "Required." if creating else "Leave blank to keep the current password."
+        creating = rules is self._form_create_rules
 
         class UserForm(base):  # type: ignore[misc]
             password = PasswordField(
                 "Password",
-                validators=[Optional(), length],
-                description=password_help,
+                validators=[Optional(), FollowsRule(Password, "password")],
+                description=(
+                    "Required."
+                    if creating
+                    else "Leave blank to keep the current password. A new one signs the "
+                    "user out everywhere."
+                ),
                 render_kw={"class": "form-control", "autocomplete": "new-password"},
             )
 
-        if creating:
-            return UserForm
-
-        class UserEditForm(UserForm):
-            current_password = PasswordField(
-                "Your current password",
-                validators=[Optional()],
-                description="Needed only to change your own password.",
-                render_kw={"class": "form-control", "autocomplete": "current-password"},
-            )
-
-        return UserEditForm
+        return UserForm
 
     def list_query(self, request: Request) -> Select[Any]:
         return select(User).where(permissions.visible_users(current_user(request)))
@@ -197,7 +347,9 @@ class UserAdmin(ServiceModelView, model=User):
             role=Role(data["role"]) if data.get("role") else None,
             is_active=bool(data.get("is_active")),
         )
-        return await self.run_as_actor(request, lambda uow: users.create_user(uow, account=account))
+        user = await self.run_as_actor(request, lambda uow: users.create_user(uow, account=account))
+        Flash.success(request, f"Added {self.row_label(user)}.")
+        return user
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
         changes = AccountChanges(
@@ -208,17 +360,9 @@ class UserAdmin(ServiceModelView, model=User):
             password=data.get("password") or UNSET,
         )
         user = await self.run_as_actor(
-            request,
-            lambda uow: users.update_user(
-                uow,
-                user_id=int(pk),
-                changes=changes,
-                current_password=data.get("current_password"),
-            ),
+            request, lambda uow: users.update_user(uow, user_id=int(pk), changes=changes)
         )
-        if user.id == _actor(request).id:
-            # A new password signs the account out everywhere else, not from this form.
-            keep_signed_in(request, user)
+        Flash.success(request, f"Saved {self.row_label(user)}.")
         return user
 
     async def delete_model(self, request: Request, pk: Any) -> None:
@@ -229,16 +373,27 @@ class ArticleAdmin(ServiceModelView, model=Article):
     name = "Article"
     name_plural = "Articles"
     icon = "fa-solid fa-newspaper"
+    row_noun = "article"
 
     column_list: ClassVar = [
-        Article.id,
         Article.title,
         Article.status,
-        Article.published_at,
         Article.author,
+        Article.published_at,
         Article.updated_at,
     ]
-    column_details_exclude_list: ClassVar = [Article.body_html]
+    column_details_list: ClassVar = [
+        Article.id,
+        Article.title,
+        Article.slug,
+        Article.status,
+        Article.author,
+        Article.published_at,
+        Article.created_at,
+        Article.updated_at,
+        Article.version,
+        Article.body,
+    ]
     column_export_list: ClassVar = [
         Article.id,
         Article.title,
@@ -249,9 +404,33 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.created_at,
         Article.updated_at,
     ]
+    column_labels: ClassVar = {
+        Article.id: "ID",
+        Article.title: "Title",
+        Article.slug: "Slug",
+        Article.body: "Body (Markdown)",
+        Article.status: "Status",
+        Article.author: "Author",
+        Article.published_at: "Published at",
+        Article.created_at: "Created",
+        Article.updated_at: "Last changed",
+        Article.version: "Version",
+    }
+    column_formatters: ClassVar = {
+        Article.status: lambda m, a: status_badge(m),
+        Article.author: lambda m, a: Markup('<span class="cms-clip" title="{}">{}</span>').format(
+            m.author.display_name, m.author.display_name
+        ),
+        Article.title: lambda m, a: Markup('<span class="cms-title" title="{}">{}</span>').format(
+            m.title, m.title
+        ),
+    }
+    column_formatters_detail: ClassVar = {
+        Article.status: lambda m, a: status_badge(m),
+        Article.author: lambda m, a: escape(f"{m.author.display_name} <{m.author.email}>"),
+    }
     column_searchable_list: ClassVar = [Article.title]
     column_sortable_list: ClassVar = [
-        Article.id,
         Article.title,
         Article.status,
         Article.published_at,
@@ -261,7 +440,8 @@ class ArticleAdmin(ServiceModelView, model=Article):
     column_default_sort: ClassVar = [(Article.updated_at, True)]
     column_filters: ClassVar = [
         StaticValuesFilter(
-            Article.status, values=[(status.value, status.value) for status in ArticleStatus]
+            Article.status,
+            values=[(status.value, choice_label(status.value)) for status in ArticleStatus],
         ),
         AuthorFilter(),
     ]
@@ -274,8 +454,22 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.author,
     ]
     form_args: ClassVar = {
-        "published_at": {"description": "UTC. Leave blank to stamp the moment it is published."},
+        "title": {"label": "Title", "validators": [FollowsRule(Title, "title")]},
+        "body": {
+            "label": "Body",
+            "description": "Markdown (GitHub-flavoured); rendered and sanitized on save.",
+            "render_kw": {"rows": 16, "class": "form-control"},
+        },
+        "status": {
+            "label": "Status",
+            "description": "Published with a future time = scheduled: it appears by itself then.",
+        },
+        "published_at": {
+            "label": "Published at (UTC)",
+            "description": "Leave blank to stamp the moment it is published.",
+        },
         "author": {
+            "label": "Author",
             "description": "Blank: yourself for a new article; unchanged when editing.",
             "allow_blank": True,
         },
@@ -285,6 +479,9 @@ class ArticleAdmin(ServiceModelView, model=Article):
         "author": {"fields": ("email", "name"), "order_by": "email", "page_size": 20}
     }
 
+    def row_label(self, row: Any) -> str:
+        return f"“{row.title}”"
+
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         base: type[Form] = await super().scaffold_form(rules)
 
@@ -292,12 +489,8 @@ class ArticleAdmin(ServiceModelView, model=Article):
             # Optional here although the column is not: the service makes one.
             slug = StringField(
                 "Slug",
-                validators=[
-                    Optional(),
-                    Length(max=SLUG_MAX_LENGTH),
-                    Regexp(SLUG_PATTERN, message="Use lower-case letters, digits and hyphens"),
-                ],
-                description="Leave blank to make one from the title.",
+                validators=[Optional(), FollowsRule(Slug, "slug")],
+                description="The article's address. Leave blank to make one from the title.",
                 render_kw={"class": "form-control"},
             )
             # WTForms orders fields by creation: keep slug where the model declares it.
@@ -324,9 +517,11 @@ class ArticleAdmin(ServiceModelView, model=Article):
             published_at=_as_utc(data.get("published_at")),
         )
         author_id = _chosen_author(data)
-        return await self.run_as_actor(
+        article = await self.run_as_actor(
             request, lambda uow: articles.create_article(uow, draft=draft, author_id=author_id)
         )
+        Flash.success(request, f"Added {self.row_label(article)}.")
+        return article
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
         def update(uow: UnitOfWork) -> Article:
@@ -346,7 +541,9 @@ class ArticleAdmin(ServiceModelView, model=Article):
             )
             return articles.update_article(uow, article_id=article.id, changes=changes)
 
-        return await self.run_as_actor(request, update)
+        article = await self.run_as_actor(request, update)
+        Flash.success(request, f"Saved {self.row_label(article)}.")
+        return article
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         await self.run_as_actor(

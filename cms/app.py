@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -81,9 +81,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(articles_router)
+    _add_landing_page(app)
     _add_health_checks(app, database)
     _add_error_handlers(app)
     return app
+
+
+LANDING_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>CMS</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><h1>This CMS is running</h1>
+<ul>
+<li><a href="/admin">/admin</a> — the back office, for editors and admins</li>
+<li><a href="/docs">/docs</a> — the API, documented and ready to try</li>
+<li><a href="/articles/">/articles/</a> — the published articles, as JSON</li>
+</ul></body></html>
+"""
+
+
+def _add_landing_page(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def landing() -> HTMLResponse:
+        """Where a newcomer's first click lands: the way to everything else."""
+        return HTMLResponse(LANDING_PAGE)
 
 
 def _add_health_checks(app: FastAPI, database: Database) -> None:

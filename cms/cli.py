@@ -62,6 +62,9 @@ def _opened(settings: Settings) -> Iterator[Database]:
     reached, a schema that was never migrated. The connection pool is closed at the end."""
     database = _database(settings)
     try:
+        problem = migrations.schema_problem(database.engine)
+        if problem is not None:
+            raise _fail(problem)
         yield database
     except DomainError as exc:
         raise _fail(exc.message) from exc

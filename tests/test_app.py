@@ -16,6 +16,14 @@ from tests.conftest import LiveServer, ScratchDatabases, UserFactory, make_setti
 Login = Callable[..., dict[str, str]]
 
 
+def test_the_first_url_a_newcomer_opens_leads_everywhere(api: httpx.Client) -> None:
+    response = api.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    for link in ['href="/admin"', 'href="/docs"', 'href="/articles/"']:
+        assert link in response.text
+
+
 def test_healthz_answers(api: httpx.Client) -> None:
     response = api.get("/healthz")
     assert response.status_code == 200

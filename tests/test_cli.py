@@ -18,7 +18,7 @@ from cms.db import Database, utcnow
 from cms.roles import Role
 from cms.security import verify_password
 from cms.users.models import User
-from tests.conftest import TEST_SECRET_KEY, ScratchDatabases, UserFactory
+from tests.conftest import BACKEND, TEST_SECRET_KEY, ScratchDatabases, UserFactory
 
 
 @pytest.fixture
@@ -268,3 +268,102 @@ def test_migrating_to_an_unknown_revision_is_explained(
     result = runner.invoke(app, ["migrate", "no-such-revision"], env=cli_env)
     assert result.exit_code == 1
     assert "Can't locate revision" in result.output
+
+
+def _unreachable_url() -> str:
+    if BACKEND == "sqlite":
+        return "sqlite:////nonexistent-folder/cms.sqlite3"
+    return "mysql+mysqldb://root@127.0.0.1:1/cms"
+
+
+CLOSED_STDIN_COMMANDS = [
+    ["createsuperuser", "--email", "boss@example.com"],
+    ["changepassword", "someone@example.com"],
+]
+DATABASE_COMMANDS = [
+    ["createsuperuser", "--email", "boss@example.com", "--password", "long enough"],
+    ["changepassword", "someone@example.com", "--password", "long enough"],
+    ["seed-demo", "--users", "1", "--articles", "1"],
+]
+
+
+def run_cms(args: list[str], env: dict[str, str], *, close_stdin: bool = False) -> tuple[int, str]:
+    """``cms`` as a real process, as an operator or a script runs it."""
+    command = " ".join(f"'{arg}'" for arg in [sys.executable, "-m", "cms.cli", *args])
+    completed = subprocess.run(
+        ["bash", "-c", command + (" <&-" if close_stdin else " </dev/null")],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("args", DATABASE_COMMANDS, ids=lambda args: args[0])
+@pytest.mark.parametrize("state", ["unreachable", "not migrated"])
+def test_commands_explain_a_database_they_cannot_use_in_one_line(
+    cli_env: dict[str, str], scratch_databases: ScratchDatabases, args: list[str], state: str
+) -> None:
+    url = _unreachable_url() if state == "unreachable" else scratch_databases.create()
+    code, output = run_cms(args, {**cli_env, "CMS_DATABASE_URL": url})
+    assert code != 0
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    expected = "could not reach the database" if state == "unreachable" else "cms migrate"
+    assert expected in lines[0]
+
+
+@pytest.mark.parametrize("args", CLOSED_STDIN_COMMANDS, ids=lambda args: args[0])
+def test_prompting_commands_with_standard_input_closed_explain_themselves(
+    cli_env: dict[str, str], make_user: UserFactory, args: list[str]
+) -> None:
+    make_user(email="someone@example.com")
+    code, output = run_cms(args, cli_env, close_stdin=True)
+    assert code == 2
+    assert "Traceback" not in output and "isatty" not in output
+    assert "no password given and no terminal to ask on" in output
+
+
+def test_changepassword_names_a_missing_user_before_asking_for_a_password(
+    cli_env: dict[str, str],
+) -> None:
+    code, output = run_cms(["changepassword", "ghost@example.com"], cli_env, close_stdin=True)
+    assert code == 1
+    assert "no user with email 'ghost@example.com'" in output
+    assert "password" not in output.lower().replace("changepassword", "")
+
+
+def test_changepassword_points_at_an_option_it_reads(
+    cli_env: dict[str, str], make_user: UserFactory
+) -> None:
+    user = make_user()
+    _, output = run_cms(["changepassword", user.email], cli_env, close_stdin=True)
+    assert "--password" in output and "CMS_ADMIN_PASSWORD" not in output
+
+
+def test_serve_warns_loudly_on_a_public_address_in_development(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr("cms.cli.uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
+    public = runner.invoke(app, ["serve", "--host", "0.0.0.0"], env={})  # noqa: S104
+    assert public.exit_code == 0, public.output
+    assert "WARNING" in public.output and "CMS_ENVIRONMENT=production" in public.output
+    local = runner.invoke(app, ["serve"], env={})
+    assert "WARNING" not in local.output
+    assert calls[-1]["proxy_headers"] is False  # no trusted proxies: X-Forwarded-* ignored
+    assert calls[-1]["timeout_graceful_shutdown"] == 20
+
+
+def test_serve_believes_forwarded_headers_only_from_configured_proxies(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr("cms.cli.uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
+    result = runner.invoke(app, ["serve"], env={"CMS_TRUSTED_PROXIES": "10.0.0.1,10.1.0.0/16"})
+    assert result.exit_code == 0, result.output
+    assert calls[0]["proxy_headers"] is True
+    assert calls[0]["forwarded_allow_ips"] == ["10.0.0.1/32", "10.1.0.0/16"]

@@ -1,9 +1,14 @@
 """The migrations build the schema the models describe, both ways, on this backend."""
 
-from sqlalchemy import inspect
+from datetime import UTC, datetime
 
-from cms import migrations
+from sqlalchemy import inspect, text
+
+from cms import migrations, security
+from cms.articles.models import Article
 from cms.db import Database
+from cms.roles import Role
+from cms.users.models import User
 from tests.conftest import ScratchDatabases
 
 
@@ -23,6 +28,67 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift(scratch_databases: ScratchDat
 
         migrations.upgrade(url)
         migrations.check(url)  # raises if autogenerate finds any difference
+        assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()
+
+
+RELEASED = "2c98170cd2b2"  # the schema the first release shipped
+
+
+def test_a_populated_released_database_upgrades_and_downgrades_with_its_rows(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """Sites run the released schema: every new revision must carry their rows along."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, RELEASED)
+        password_hash = security.hash_password("a password that works")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                    "session_version, created_at, updated_at) VALUES (7, 'kept@example.com', "
+                    "'Kept 🙂', 'admin', 1, :hash, 3, '2026-01-02 03:04:05.123456', "
+                    "'2026-01-02 03:04:05.123456')"
+                ),
+                {"hash": password_hash},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO articles (id, title, slug, body, body_html, status, "
+                    "published_at, created_at, updated_at, author_id, version) VALUES "
+                    "(11, 'Kept article', 'kept-article', 'Body', '<p>Body</p>\n', 'published', "
+                    "'2026-01-03 00:00:00.000001', '2026-01-02 00:00:00', "
+                    "'2026-01-02 00:00:00', 7, 4)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO login_throttles (login, failures, window_started_at) "
+                    "VALUES ('kept@example.com', 2, '2026-01-02 00:00:00')"
+                )
+            )
+        migrations.upgrade(url)
+        with database.sessionmaker() as session:
+            user = session.get(User, 7)
+            article = session.get(Article, 11)
+        assert user is not None and user.email == "kept@example.com" and user.name == "Kept 🙂"
+        assert user.session_version == 3 and user.role is Role.ADMIN
+        assert security.verify_password("a password that works", user.hashed_password)[0]
+        assert article is not None and article.version == 4 and article.author_id == 7
+        assert article.published_at == datetime(2026, 1, 3, 0, 0, 0, 1, tzinfo=UTC)
+
+        migrations.downgrade(url, RELEASED)
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT email FROM users")).scalars().all() == [
+                "kept@example.com"
+            ]
+            assert connection.execute(text("SELECT slug FROM articles")).scalars().all() == [
+                "kept-article"
+            ]
+        migrations.upgrade(url)
         assert migrations.schema_problem(database.engine) is None
     finally:
         database.dispose()

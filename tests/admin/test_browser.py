@@ -1,17 +1,29 @@
-"""The back office end to end in a real headless Chromium (Debian's ``chromium``)."""
+"""The back office end to end in a real headless Chromium (Debian's ``chromium``): forms
+opened and saved as editors and admins save them, the whole life of an article, a page
+on another origin trying to forge requests, and the layout on a laptop screen."""
 
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlalchemy import select
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from cms.articles.models import Article, ArticleStatus
-from cms.db import Database
+from cms.db import Database, utcnow
 from cms.roles import Role
-from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory
+from cms.users.models import User
+from tests.conftest import DEFAULT_PASSWORD, ArticleFactory, LiveServer, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -41,27 +53,115 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(chromium: Browser, live_server: LiveServer, database: Database) -> Iterator[Page]:
-    context = chromium.new_context(base_url=live_server.url)
+def site(live_server: LiveServer) -> str:
+    # "localhost", not 127.0.0.1: the forgery test needs a sibling origin on the same host.
+    return f"http://localhost:{live_server.port}"
+
+
+@pytest.fixture
+def page(chromium: Browser, site: str, database: Database) -> Iterator[Page]:
+    context = chromium.new_context(base_url=site, viewport={"width": 1366, "height": 768})
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
 
 
-def sign_in(page: Page, email: str) -> None:
+def sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> None:
     page.goto("/admin/login")
     page.fill("input[name=username]", email)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url("**/admin/")
 
 
-def test_editor_writes_and_publishes_for_an_author_found_by_lookup(
+def row(database: Database, model: type, object_id: int) -> dict[str, Any]:
+    with database.sessionmaker() as session:
+        obj = session.get(model, object_id)
+        assert obj is not None
+        return {c.key: getattr(obj, c.key) for c in model.__table__.columns}
+
+
+def save(page: Page, button: str = "input[type=submit][value=Save]") -> None:
+    with page.expect_navigation():
+        page.click(button)
+
+
+# Saving unchanged, in the browser, for every view and staff role
+
+
+@pytest.mark.parametrize(
+    ("view", "role"),
+    [
+        ("article", Role.EDITOR),
+        ("article", Role.ADMIN),
+        ("user", Role.ADMIN),
+        ("account", Role.EDITOR),
+        ("account", Role.ADMIN),
+    ],
+)
+def test_saving_a_form_unchanged_in_the_browser_changes_nothing(
     page: Page,
     make_user: UserFactory,
+    make_article: ArticleFactory,
     database: Database,
-    tmp_path: Path,
+    view: str,
+    role: Role,
+) -> None:
+    staff = make_user(role=role, name="Staff Member")
+    model: type[Article] | type[User]
+    if view == "article":
+        author = make_user(name="Some Author")
+        target = make_article(
+            author=author,
+            title="A published piece",
+            body="Text with *emphasis*",
+            status=ArticleStatus.PUBLISHED,
+            published_at=utcnow().replace(microsecond=250000) - timedelta(days=2),
+        )
+        model, object_id, path = Article, target.id, f"/admin/article/edit/{target.id}"
+        button = "input[type=submit][value=Save]"
+    elif view == "user":
+        target_user = make_user(role=Role.EDITOR, name="An Editor")
+        model, object_id, path = User, target_user.id, f"/admin/user/edit/{target_user.id}"
+        button = "input[type=submit][value=Save]"
+    else:
+        model, object_id, path = User, staff.id, "/admin/account"
+        button = "text=Save name"
+    sign_in(page, staff.email)
+    before = row(database, model, object_id)
+    page.goto(path)
+    save(page, button)
+    assert "/edit/" not in page.url  # it saved and moved on, not a form with errors
+    assert row(database, model, object_id) == before
+
+
+def test_editing_one_field_in_the_browser_changes_only_it(
+    page: Page, make_user: UserFactory, make_article: ArticleFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    article = make_article(
+        author=make_user(),
+        title="Old title",
+        status=ArticleStatus.PUBLISHED,
+        published_at=utcnow() - timedelta(hours=1),
+    )
+    sign_in(page, editor.email)
+    before = row(database, Article, article.id)
+    page.goto(f"/admin/article/edit/{article.id}")
+    page.fill("#title", "New title")
+    save(page)
+    after = row(database, Article, article.id)
+    assert after["title"] == "New title"
+    unchanged = set(before) - {"title", "updated_at", "version"}
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+
+
+# The life of an article
+
+
+def test_an_editor_writes_edits_publishes_and_deletes_an_article(
+    page: Page, make_user: UserFactory, database: Database, tmp_path: Path
 ) -> None:
     editor = make_user(role=Role.EDITOR)
     author = make_user(name="Zelda Quill")
@@ -70,32 +170,140 @@ def test_editor_writes_and_publishes_for_an_author_found_by_lookup(
     page.goto("/admin/article/create")
     page.fill("#title", "Written in a real browser")
     page.fill("#body", "Hello **world**")
-    page.select_option("#status", "published")
     # The author select is a select2 widget fed by the ajax lookup as you type.
     page.click("#author + .select2 .select2-selection")
     page.keyboard.type("Zelda")
-    option = page.locator(".select2-results__option", has_text="Zelda Quill")
-    option.click()
-    page.screenshot(path=tmp_path / "article-form.png", full_page=True)
-    page.click("input[type=submit][value=Save]")
-    page.wait_for_url("**/admin/article/list**")
-    expect(page.locator("table")).to_contain_text("Written in a real browser")
-
+    page.locator(".select2-results__option", has_text="Zelda Quill").click()
+    save(page)
+    expect(page.locator("body")).to_contain_text("Added “Written in a real browser”.")
     with database.sessionmaker() as session:
         article = session.scalar(select(Article))
-    assert article is not None
-    assert article.author_id == author.id
-    assert article.status is ArticleStatus.PUBLISHED
-    assert article.published_at is not None
-    assert article.slug == "written-in-a-real-browser"
-    assert article.body_html == "<p>Hello <strong>world</strong></p>\n"
+    assert article is not None and article.author_id == author.id
+    assert article.status is ArticleStatus.DRAFT and article.slug == "written-in-a-real-browser"
+
+    page.click("text=Written in a real browser")  # the title links to its edit form
+    page.fill("#body", "Hello **brave** world")
+    page.select_option("#status", "published")
+    page.screenshot(path=tmp_path / "article-form.png", full_page=True)
+    save(page)
+    expect(page.locator("table")).to_contain_text("Published")
+    with database.sessionmaker() as session:
+        published = session.get(Article, article.id)
+    assert published is not None and published.status is ArticleStatus.PUBLISHED
+    assert published.published_at is not None and published.author_id == author.id
+    assert published.body_html == "<p>Hello <strong>brave</strong> world</p>\n"
+
+    page.click(f"a[href*='confirm-delete?pks={article.id}']")
+    expect(page.locator("body")).to_contain_text("“Written in a real browser”")
+    with page.expect_navigation():
+        page.click("button.btn-danger")
+    expect(page.locator("body")).to_contain_text("Deleted “Written in a real browser”.")
+    with database.sessionmaker() as session:
+        assert session.get(Article, article.id) is None
+
+
+def test_signing_out_from_the_sidebar(page: Page, make_user: UserFactory) -> None:
+    sign_in(page, make_user(role=Role.EDITOR).email)
+    with page.expect_navigation():
+        page.click("text=Sign out")
+    assert page.url.endswith("/admin/login")
+    page.goto("/admin/article/list")
+    assert page.url.endswith("/admin/login")
 
 
 def test_a_wrong_password_is_shown_on_the_login_page(page: Page, make_user: UserFactory) -> None:
+    sign_in_page = page
+    sign_in_page.goto("/admin/login")
+    sign_in_page.fill("input[name=username]", make_user(role=Role.ADMIN).email)
+    sign_in_page.fill("input[name=password]", "not the password")
+    sign_in_page.click("button[type=submit]")
+    expect(sign_in_page.locator(".alert-danger")).to_contain_text("Incorrect email or password")
+
+
+# A hostile page on a sibling origin
+
+
+ATTACKER_PAGE = """<!DOCTYPE html><html><body>
+<form id="forged" method="post" action="{target}/admin/user/create">
+  <input name="email" value="mallory@example.com"><input name="name" value="Mallory">
+  <input name="role" value="admin"><input name="is_active" value="y">
+  <input name="password" value="attacker password"><input name="save" value="Save">
+</form>
+<script>
+  fetch("{target}/admin/user/create", {{method: "POST", mode: "no-cors", credentials: "include",
+    headers: {{"Content-Type": "application/x-www-form-urlencoded"}},
+    body: "email=eve%40example.com&name=Eve&role=admin&is_active=y"
+      + "&password=attacker+password&save=Save"
+  }}).finally(function () {{ document.getElementById("forged").submit(); }});
+</script></body></html>"""
+
+
+@pytest.fixture
+def attacker_site(site: str) -> Iterator[str]:
+    """A page served from another port on the same host: same site, another origin."""
+
+    async def page(_request: Any) -> HTMLResponse:
+        return HTMLResponse(ATTACKER_PAGE.format(target=site))
+
+    app = Starlette(routes=[Route("/", page)])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://localhost:{port}/"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_page_on_a_sibling_origin_cannot_create_an_admin(
+    page: Page, make_user: UserFactory, database: Database, attacker_site: str
+) -> None:
     admin = make_user(role=Role.ADMIN)
-    page.goto("/admin/login")
-    page.fill("input[name=username]", admin.email)
-    page.fill("input[name=password]", "not the password")
-    page.click("button[type=submit]")
-    expect(page.locator("body")).to_contain_text("Invalid credentials")
-    assert "/admin/login" in page.url
+    sign_in(page, admin.email)
+    responses: list[int] = []
+    page.on(
+        "response",
+        lambda response: (
+            responses.append(response.status)
+            if response.url.endswith("/admin/user/create")
+            else None
+        ),
+    )
+    page.goto(attacker_site)
+    page.wait_for_url("**/admin/user/create", wait_until="load")
+    expect(page.locator("body")).to_contain_text("refused")
+    assert 403 in responses
+    with database.sessionmaker() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 1
+    # And the admin is still signed in: nothing was changed, not even that.
+    page.goto("/admin/user/list")
+    assert page.url.endswith("/admin/user/list")
+
+
+# A laptop screen
+
+
+def test_the_article_list_fits_a_1366_pixel_screen(
+    page: Page, make_user: UserFactory, make_article: ArticleFactory
+) -> None:
+    author = make_user(name="An Author With A Rather Long Display Name Indeed")
+    for number in range(3):
+        make_article(
+            author=author,
+            title=f"{number} " + "A very long title that goes on and on " * 5,
+            status=ArticleStatus.PUBLISHED,
+            published_at=utcnow() + timedelta(days=number - 1),
+        )
+    sign_in(page, make_user(role=Role.EDITOR).email)
+    page.goto("/admin/article/list")
+    expect(page.locator("table")).to_contain_text("Scheduled")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 1366
+    # Nor is the table cut off inside its card: every column is on screen.
+    table = page.locator(".table-responsive")
+    assert table.evaluate("element => element.scrollWidth <= element.clientWidth")
+    expect(page.locator("th", has_text="Last changed")).to_be_in_viewport()

@@ -1,0 +1,68 @@
+"""Form fields for the back office: what is stored is what the form shows, and every
+field is checked by the rule the API and the services use (:mod:`cms.fields`)."""
+
+import enum
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqladmin.fields import SelectField
+from sqladmin.forms import ModelConverter, converts
+from sqlalchemy.orm import ColumnProperty
+from wtforms import Field, Form
+from wtforms import ValidationError as FormValidationError
+from wtforms.fields.core import UnboundField
+
+from cms.fields import sentence
+
+# How a stored enum value is shown in a select ("published" → "Published").
+CHOICE_LABELS: dict[str, str] = {}
+
+
+def choice_label(value: str) -> str:
+    return CHOICE_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+class StoredValueConverter(ModelConverter):
+    """SQLAdmin's converter, but an enum select marks the *stored* option as selected.
+
+    SQLAdmin 0.32 coerces an enum to its ``name`` ("PUBLISHED") and compares that with
+    the options' values ("published"), so no option is selected, the browser submits the
+    first one, and saving a form unchanged unpublished the article or demoted the user.
+    Here the form works on values throughout.
+    """
+
+    @converts("Enum")  # type: ignore[untyped-decorator]
+    def conv_enum(
+        self, model: type, prop: ColumnProperty[Any], kwargs: dict[str, Any]
+    ) -> UnboundField:
+        values: list[str] = list(prop.columns[0].type.enums)  # type: ignore[attr-defined]
+        kwargs["choices"] = [(value, choice_label(value)) for value in values]
+        kwargs["coerce"] = _enum_value
+        if prop.columns[0].nullable:
+            kwargs.setdefault("allow_blank", True)
+        return SelectField(**kwargs)
+
+
+def _enum_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+class FollowsRule:
+    """A WTForms validator that applies one of :mod:`cms.fields`'s annotated types, so
+    the form refuses exactly what the API refuses, with the same sentence."""
+
+    def __init__(self, kind: Any, field_name: str) -> None:
+        self.adapter: TypeAdapter[Any] = TypeAdapter(kind)
+        self.field_name = field_name
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if field.data in (None, ""):
+            return  # whether blank is allowed is the Optional/DataRequired validators' call
+        try:
+            self.adapter.validate_python(field.data)
+        except ValidationError as exc:
+            raise FormValidationError(sentence(self.field_name, exc)) from None
