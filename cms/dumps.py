@@ -125,12 +125,14 @@ CODECS: dict[type, Codec] = {
 
 
 def _python_type(type_: TypeEngine[Any]) -> type:
-    if isinstance(type_, TypeDecorator):
-        return _python_type(type_.impl_instance)
     try:
-        return type_.python_type
+        python_type = type_.python_type
     except NotImplementedError:
-        return object
+        python_type = object
+    # A decorator that does not say (UTCDateTime) holds what its implementation holds.
+    if python_type is object and isinstance(type_, TypeDecorator):
+        return _python_type(type_.impl_instance)
+    return python_type
 
 
 def codec_for(column: Column[Any]) -> Codec:
@@ -173,6 +175,10 @@ class Snapshot:
     def __init__(self, connection: Connection, tables: list[Table]) -> None:
         self.connection = connection
         self.tables = tables
+        # A column of a type dumps cannot carry is refused before anything is written.
+        self.encoders = {
+            table.name: [codec_for(column).encode for column in table.columns] for table in tables
+        }
         counters = _id_counters(connection)
         self.summaries = [
             TableSummary(
@@ -210,7 +216,7 @@ class Snapshot:
         for table, summary in zip(self.tables, self.summaries, strict=True):
             columns = list(table.columns)
             out.write(_line({"table": table.name, "columns": [column.name for column in columns]}))
-            encoders = [codec_for(column).encode for column in columns]
+            encoders = self.encoders[table.name]
             query = select(*(_selected(column) for column in columns)).order_by(
                 *table.primary_key.columns
             )

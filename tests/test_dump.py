@@ -22,6 +22,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
+    Interval,
     String,
     Table,
     create_engine,
@@ -329,6 +330,20 @@ def test_a_table_added_to_the_models_is_dumped_and_loaded(
     assert "dump_test_notes" in dump.read_text(encoding="utf-8")
     assert_same_rows(every_row(source), every_row(target))
     assert len(every_row(target)["dump_test_notes"]) == 2
+
+
+def test_a_column_type_dumps_cannot_carry_is_refused_before_writing(
+    scratch_databases: ScratchDatabases, tmp_path: Path
+) -> None:
+    table = Table("dump_test_intervals", Base.metadata, Column("id", Integer, primary_key=True))
+    table.append_column(Column("wait", Interval))
+    try:
+        result = cms("dumpdata", str(tmp_path / "site.jsonl"), url=migrated(scratch_databases))
+    finally:
+        Base.metadata.remove(table)
+    assert result.exit_code == 1
+    assert "dump_test_intervals.wait has a type dumps cannot carry yet" in result.output
+    assert not list(tmp_path.iterdir())
 
 
 def rewrite(dump: Path, destination: Path, change: Any) -> Path:
