@@ -2,12 +2,14 @@
 settings as the server."""
 
 import ipaddress
+import os
 import secrets
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import IO, Annotated
 
 import typer
 import uvicorn
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from cms import migrations
+from cms import dumps, migrations
 from cms.actors import COMMAND_LINE, SYSTEM
 from cms.articles.models import Article
 from cms.config import Settings
@@ -312,6 +314,90 @@ def bootstrap(
         if not article_count and demo_articles:
             seed_demo(database, users=5, articles=demo_articles)
             typer.echo(f"Added {demo_articles} demo articles.")
+
+
+@app.command()
+def dumpdata(
+    output: Annotated[
+        str, typer.Argument(help="File to write (mode 0600), or - for standard output")
+    ] = "-",
+) -> None:
+    """Write the whole site (users with their password hashes, articles, everything but
+    transient counters) to a JSON Lines dump that `cms loaddata` reads on either backend."""
+    settings = _settings()
+    typer.echo(f"WARNING: {dumps.SECRETS_WARNING}", err=True)
+    started = time.perf_counter()
+    with (
+        _opened(settings) as database,
+        dumps.snapshot(database) as snapshot,
+        _dump_file(output) as out,
+        typer.progressbar(length=snapshot.row_count, label="Dumping", file=sys.stderr) as bar,
+    ):
+        rows = snapshot.write(out, on_progress=bar.update)
+    elapsed = time.perf_counter() - started
+    where = "standard output" if output == "-" else output
+    typer.echo(
+        f"Dumped {rows} rows of {len(snapshot.tables)} tables to {where} in {elapsed:.1f}s.",
+        err=True,
+    )
+
+
+@contextmanager
+def _dump_file(output: str) -> Iterator[IO[bytes]]:
+    """``output`` opened for writing: only its owner may read it, and it appears under its
+    name only once complete (a failed dump leaves no file that looks like a good one)."""
+    if output == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    path = Path(output)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror}") from exc
+    try:
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "wb", buffering=1024 * 1024) as out:
+            yield out
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+def loaddata(
+    dump: Annotated[str, typer.Argument(help="A file written by `cms dumpdata`, or - for stdin")],
+) -> None:
+    """Load a dump into an empty database migrated to the dump's revision (`cms migrate`),
+    in one transaction: a dump that fails to load leaves the database empty."""
+    settings = _settings()
+    started = time.perf_counter()
+    with _opened(settings) as database, _dump_source(dump) as source:
+        reader = dumps.DumpReader(source, "stdin" if dump == "-" else dump)
+        with typer.progressbar(
+            length=reader.header.row_count, label="Loading", file=sys.stderr
+        ) as bar:
+            rows = dumps.load(database, reader, on_progress=bar.update)
+    elapsed = time.perf_counter() - started
+    typer.echo(
+        f"Loaded {rows} rows of {len(reader.header.tables)} tables from {dump} "
+        f"(dumped {reader.header.created_at}) in {elapsed:.1f}s."
+    )
+
+
+@contextmanager
+def _dump_source(dump: str) -> Iterator[IO[bytes]]:
+    if dump == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        source = open(dump, "rb")  # noqa: SIM115 (closed below, after the load)
+    except OSError as exc:
+        raise _fail(f"cannot read {dump}: {exc.strerror}") from exc
+    with source:
+        yield source
 
 
 if __name__ == "__main__":

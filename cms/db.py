@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -272,8 +272,20 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for reads only: nothing it does is committed."""
-        with self.sessionmaker() as session:
+        session = self.sessionmaker()
+        try:
             yield session
+        finally:
+            try:
+                session.close()
+            except DBAPIError as exc:
+                # Closing rolls back a transaction that wrote nothing. If the database
+                # went away after the reads succeeded, their answer stands: raising here,
+                # after the response has started, would reset the client's connection.
+                # The pool has already discarded the dead connection.
+                if not exc.connection_invalidated:
+                    raise
+                logger.warning("a read session's connection was lost at close: %s", exc.orig)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

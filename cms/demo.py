@@ -221,14 +221,14 @@ def seed_demo(
         ]
         with database.transaction() as session:
             connection = session.connection()
-            event.listen(connection, "before_cursor_execute", _larger_multirow_inserts)
+            event.listen(connection, "before_cursor_execute", larger_multirow_inserts)
             connection.execute(insert(Article), rows)
         done += count
         on_progress(count)
     return SeedResult(users=users, articles=articles)
 
 
-def _larger_multirow_inserts(
+def larger_multirow_inserts(
     _connection: Any,
     cursor: Any,
     _statement: str,
@@ -236,6 +236,7 @@ def _larger_multirow_inserts(
     _context: Any,
     executemany: bool,
 ) -> None:
+    """A ``before_cursor_execute`` listener for bulk loads (here and ``cms loaddata``)."""
     # mysqlclient folds executemany() into multi-row INSERTs of at most 64 KiB, about
     # twenty articles each; 1 MiB statements (under the 16 MiB packet limit) cut the
     # round trips sixteen-fold. Other drivers have no such attribute.

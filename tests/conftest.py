@@ -66,12 +66,13 @@ class ScratchDatabases:
         self.tmp_dir = tmp_dir
         self.created: list[str] = []
 
-    def create(self) -> str:
+    def create(self, backend: str = BACKEND) -> str:
+        """A new empty database on ``backend`` (by default, the one under test)."""
         name = f"cms_test_{os.getpid()}_{secrets.token_hex(4)}"
-        if BACKEND == "sqlite":
+        if backend == "sqlite":
             return f"sqlite:///{self.tmp_dir / name}.sqlite3"
-        if BACKEND != "mariadb":
-            raise pytest.UsageError(f"CMS_TEST_BACKEND must be sqlite or mariadb, not {BACKEND}")
+        if backend != "mariadb":
+            raise pytest.UsageError(f"CMS_TEST_BACKEND must be sqlite or mariadb, not {backend}")
         server = create_engine(MARIADB_SERVER_URL)
         with server.connect() as connection:
             connection.execute(
