@@ -67,7 +67,9 @@ FORMAT = "cms-dump"
 FORMAT_VERSION = 1
 # Transient state, worthless (or harmful) on another site: sign-in and sign-up counters,
 # and Alembic's bookkeeping (the target is migrated by `cms migrate` instead).
-SKIPPED_TABLES = frozenset({"rate_limits", "alembic_version"})
+# Transient state: counters that expire within the hour, and signed-in back-office
+# browsers (a restored or moved site starts with everyone signed out).
+SKIPPED_TABLES = frozenset({"rate_limits", "staff_sessions", "alembic_version"})
 SECRETS_WARNING = (
     "This dump contains password hashes and every other credential the site stores; "
     "keep it as private as the database itself."

@@ -213,6 +213,8 @@ def test_the_console_script_is_installed() -> None:
         "check",
         "seed-demo",
         "bootstrap",
+        "dumpdata",
+        "loaddata",
     ]:
         assert command in result.stdout
 
