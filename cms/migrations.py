@@ -3,12 +3,14 @@
 The CLI, ``/readyz`` and the tests use these instead of shelling out to ``alembic``.
 """
 
+import sys
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
+from alembic.config import CommandLine, Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
@@ -66,6 +68,22 @@ def check(database_url: str) -> None:
 
 def make_migration(database_url: str, message: str) -> None:
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
+
+
+def run_alembic(database_url: str, arguments: Sequence[str], prog: str) -> None:
+    """Run Alembic's command line (``current``, ``history``, ``stamp``…) on this
+    installation's migrations and ``database_url``; exits like ``alembic`` does."""
+    cli = CommandLine(prog=prog)
+    options = cli.parser.parse_args(arguments)
+    if not hasattr(options, "cmd"):
+        cli.parser.error("too few arguments")
+    if options.config:
+        cli.parser.error("-c/--config does not apply: the migrations and CMS_DATABASE_URL do")
+    config = alembic_config(database_url)
+    config.cmd_opts = options
+    # Alembic's default is the sys.stdout of when it was imported; print to today's.
+    config.stdout = sys.stdout
+    cli.run_cmd(config, options)
 
 
 @lru_cache
