@@ -2,6 +2,7 @@
 settings as the server."""
 
 import ipaddress
+import logging
 import os
 import secrets
 import sys
@@ -398,6 +399,25 @@ def _dump_source(dump: str) -> Iterator[IO[bytes]]:
         raise _fail(f"cannot read {dump}: {exc.strerror}") from exc
     with source:
         yield source
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def alembic(ctx: typer.Context) -> None:
+    """Run any Alembic command on this installation's migrations and database, e.g.
+    `cms alembic current` (`cms alembic --help` lists them)."""
+    settings = _settings()
+    # What alembic.ini's logging section does for the `alembic` command.
+    logging.basicConfig(format="%(levelname)-5.5s [%(name)s] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.INFO)
+    try:
+        migrations.run_alembic(settings.database_url, ctx.args, prog="cms alembic")
+    except DBAPIError as exc:
+        raise _fail(f"database error: {_first_line(exc.orig)}") from exc
+    except ConfigurationError as exc:
+        raise _fail(str(exc), 2) from exc
 
 
 if __name__ == "__main__":

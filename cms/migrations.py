@@ -3,22 +3,46 @@
 The CLI, ``/readyz`` and the tests use these instead of shelling out to ``alembic``.
 """
 
+import sys
+from collections.abc import Sequence
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
+from alembic.config import CommandLine, Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+def _script_directory() -> Path:
+    # pyproject.toml maps the repository's migrations/ folder to this package, so an
+    # installed wheel and an editable checkout find the scripts the same way.
+    try:
+        location = resources.files("cms.migration_scripts")
+    except ModuleNotFoundError as exc:
+        # An editable install made before the mapping existed.
+        raise RuntimeError(
+            "cms.migration_scripts is not installed: reinstall the CMS "
+            "(in a checkout: pip install -e .)"
+        ) from exc
+    if not isinstance(location, Path):
+        raise RuntimeError(f"the migrations must be installed as files, not in {location}")
+    return location
+
+
+MIGRATIONS_DIR = _script_directory()
 
 
 def alembic_config(database_url: str) -> Config:
-    """An Alembic configuration for ``database_url`` using this project's migrations."""
-    ini = PROJECT_ROOT / "alembic.ini"
+    """An Alembic configuration for ``database_url`` using this project's migrations.
+
+    What running migrations needs is set here, so an installed wheel needs no file; in a
+    checkout the ``alembic.ini`` beside ``migrations/`` adds what only developers use
+    (the file names of new revisions and the ruff hooks that format them).
+    """
+    ini = MIGRATIONS_DIR.parent / "alembic.ini"
     config = Config(str(ini)) if ini.exists() else Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolates "%": escape it so passwords with "%" survive.
@@ -44,6 +68,22 @@ def check(database_url: str) -> None:
 
 def make_migration(database_url: str, message: str) -> None:
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
+
+
+def run_alembic(database_url: str, arguments: Sequence[str], prog: str) -> None:
+    """Run Alembic's command line (``current``, ``history``, ``stamp``…) on this
+    installation's migrations and ``database_url``; exits like ``alembic`` does."""
+    cli = CommandLine(prog=prog)
+    options = cli.parser.parse_args(arguments)
+    if not hasattr(options, "cmd"):
+        cli.parser.error("too few arguments")
+    if options.config:
+        cli.parser.error("-c/--config does not apply: the migrations and CMS_DATABASE_URL do")
+    config = alembic_config(database_url)
+    config.cmd_opts = options
+    # Alembic's default is the sys.stdout of when it was imported; print to today's.
+    config.stdout = sys.stdout
+    cli.run_cmd(config, options)
 
 
 @lru_cache

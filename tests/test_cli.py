@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from cms import migrations
 from cms.articles.models import Article, ArticleStatus
 from cms.cli import app
 from cms.db import Database, utcnow
@@ -149,6 +150,20 @@ def test_check_refuses_bad_settings(runner: CliRunner, cli_env: dict[str, str]) 
     assert "CMS_SECRET_KEY" in result.output
 
 
+def test_alembic_commands_run_on_the_configured_database(
+    runner: CliRunner, cli_env: dict[str, str], scratch_databases: ScratchDatabases
+) -> None:
+    env = {**cli_env, "CMS_DATABASE_URL": scratch_databases.create()}
+    upgraded = runner.invoke(app, ["alembic", "upgrade", "head"], env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    current = runner.invoke(app, ["alembic", "current"], env=env)
+    assert current.exit_code == 0, current.output
+    assert f"{migrations.head_revision()} (head)" in current.output
+    elsewhere = runner.invoke(app, ["alembic", "-c", "other.ini", "current"], env=env)
+    assert elsewhere.exit_code == 2
+    assert "does not apply" in elsewhere.output
+
+
 def test_seed_demo_adds_mostly_published_articles(
     runner: CliRunner, cli_env: dict[str, str], database: Database
 ) -> None:
@@ -215,6 +230,7 @@ def test_the_console_script_is_installed() -> None:
         "bootstrap",
         "dumpdata",
         "loaddata",
+        "alembic",
     ]:
         assert command in result.stdout
 

@@ -1,6 +1,10 @@
 """The migrations build the schema the models describe, both ways, on this backend."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import inspect, text
 
@@ -90,5 +94,25 @@ def test_a_populated_released_database_upgrades_and_downgrades_with_its_rows(
             ]
         migrations.upgrade(url)
         assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()
+
+
+def test_alembic_upgrades_from_the_checkout(scratch_databases: ScratchDatabases) -> None:
+    """`alembic upgrade head` in the repository reads alembic.ini and CMS_DATABASE_URL."""
+    url = scratch_databases.create()
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "CMS_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade" in result.stderr
+    database = Database(url)
+    try:
+        assert migrations.current_revision(database.engine) == migrations.head_revision()
     finally:
         database.dispose()
