@@ -20,9 +20,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from cms import __version__, errors, migrations
 from cms.api_docs import install_api_docs
 from cms.articles.router import router as articles_router
+from cms.articles.router import tags_router, trash_router
 from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
 from cms.db import Database
+from cms.feeds.router import router as feeds_router
 from cms.middleware import RequestContextMiddleware
 from cms.users.router import router as users_router
 
@@ -35,6 +37,7 @@ _STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
     errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
     errors.Conflict: status.HTTP_409_CONFLICT,
     errors.NotAuthenticated: status.HTTP_401_UNAUTHORIZED,
+    errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
 }
 
@@ -79,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(articles_router)
+    app.include_router(tags_router)
+    app.include_router(trash_router)
+    app.include_router(feeds_router)
     _add_landing_page(app)
     install_api_docs(app)
     _add_health_checks(app, database)
@@ -149,6 +155,12 @@ def _add_error_handlers(app: FastAPI) -> None:
                     ]
                 },
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        if isinstance(exc, errors.SlugMoved):
+            return JSONResponse(
+                {"detail": "This article has moved", "slug": exc.current_slug},
+                status_code=status.HTTP_301_MOVED_PERMANENTLY,
+                headers={"Location": f"/articles/slug/{exc.current_slug}"},
             )
         if isinstance(exc, errors.TooManyAttempts):
             return JSONResponse(

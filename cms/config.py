@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks,
     # comma-separated). Empty: the client is whoever connected.
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    # The site's public address, for the absolute links in feeds and sitemaps (e.g.
+    # https://example.com). Unset: the address each request was made to.
+    site_url: str | None = None
     sql_echo: bool = False
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import ColumnElement, Insert, String, cast, event, func, insert, literal, select
 
-from cms.articles.models import Article, ArticleStatus
+from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag, article_tags
 from cms.articles.rendering import render_markdown
 from cms.articles.slugs import first_free_slug, slug_from_title
+from cms.articles.tags import tag_slug
 from cms.db import Database, utcnow
 from cms.roles import Role
 from cms.security import hash_password
@@ -58,6 +59,38 @@ LAST_NAMES = [
     "Berners-Lee",
     "Johnson",
     "Knuth",
+]
+DEMO_TAGS = [
+    "Gardening",
+    "Cooking",
+    "Repair",
+    "Photography",
+    "Travel",
+    "Design",
+    "Writing",
+    "Music",
+    "Science",
+    "History",
+    "Parenting",
+    "Books",
+    "Crafts",
+    "Cycling",
+    "Weather",
+    "Architecture",
+    "Coding",
+    "Languages",
+    "Health",
+    "Money",
+    "Film",
+    "Nature",
+    "Home",
+    "Tools",
+    "Food",
+    "Education",
+    "Community",
+    "Outdoors",
+    "Art",
+    "Technology",
 ]
 OPENERS = [
     "How to",
@@ -210,6 +243,7 @@ def seed_demo(
     if articles and not author_ids:
         raise ValueError("There are no active users to write the articles; add --users")
 
+    tag_ids = _demo_tags(database) if articles else []
     titles = [_title(rng) for _ in range(articles)]
     slugs = _slugs(iter(titles), taken)
     done = 0
@@ -223,9 +257,73 @@ def seed_demo(
             connection = session.connection()
             event.listen(connection, "before_cursor_execute", larger_multirow_inserts)
             connection.execute(insert(Article), rows)
+            ids = list(
+                connection.execute(
+                    select(Article.id).where(Article.slug.in_([row["slug"] for row in rows]))
+                ).scalars()
+            )
+            links = [
+                {"article_id": article_id, "tag_id": tag_id}
+                for article_id in ids
+                for tag_id in rng.sample(tag_ids, rng.randint(0, 3))
+            ]
+            if links:
+                connection.execute(insert(article_tags), links)
+            # Every article has a history from its first save, as if written in the CMS.
+            connection.execute(first_revisions(Article.id.in_(ids)))
         done += count
         on_progress(count)
     return SeedResult(users=users, articles=articles)
+
+
+def _demo_tags(database: Database) -> list[int]:
+    """The ids of the demo tags, created on first use."""
+    with database.transaction() as session:
+        existing = {tag.slug: tag.id for tag in session.scalars(select(Tag))}
+        for name in DEMO_TAGS:
+            if tag_slug(name) not in existing:
+                tag = Tag(name=name, slug=tag_slug(name))
+                session.add(tag)
+                session.flush()
+                existing[tag.slug] = tag.id
+        return [existing[tag_slug(name)] for name in DEMO_TAGS]
+
+
+def first_revisions(which: ColumnElement[bool]) -> Insert:
+    """Revision 1 for the ``which`` articles, credited to their authors."""
+    saver = func.coalesce(func.nullif(User.name, ""), literal("User ") + cast(User.id, String))
+    return insert(ArticleRevision).from_select(
+        [
+            "article_id",
+            "number",
+            "version",
+            "title",
+            "slug",
+            "body",
+            "status",
+            "published_at",
+            "tags",
+            "saved_at",
+            "saved_by_id",
+            "saved_by_name",
+        ],
+        select(
+            Article.id,
+            literal(1),
+            Article.version,
+            Article.title,
+            Article.slug,
+            Article.body,
+            Article.status,
+            Article.published_at,
+            literal("[]"),
+            Article.updated_at,
+            Article.author_id,
+            saver,
+        )
+        .join(User, User.id == Article.author_id)
+        .where(which),
+    )
 
 
 def larger_multirow_inserts(

@@ -29,6 +29,18 @@ class Conflict(DomainError):
     """The request clashes with the current state (a taken email or slug, a lost race)."""
 
 
+class PreconditionFailed(DomainError):
+    """The caller's copy (``If-Match``, an opened form) is no longer the current one."""
+
+
+class SlugMoved(DomainError):
+    """An article asked for by a slug it had before; it lives at ``current_slug`` now."""
+
+    def __init__(self, message: str, *, current_slug: str) -> None:
+        super().__init__(message)
+        self.current_slug = current_slug
+
+
 class InvalidInput(DomainError):
     """A field's value is not acceptable; ``field`` names it."""
 

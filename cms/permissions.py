@@ -120,3 +120,15 @@ def can_delete_user(user: Actor | None, target: User) -> bool:
 
 def can_use_back_office(user: Actor | None) -> bool:
     return is_staff(user)
+
+
+# The editorial record
+
+
+def can_read_audit(user: Actor | None) -> bool:
+    return is_admin(user)
+
+
+def can_manage_trash(user: Actor | None) -> bool:
+    """List, restore and purge deleted articles."""
+    return is_admin(user)

@@ -6,10 +6,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from cms import migrations, security
-from cms.articles.models import Article
+from cms.articles.models import Article, ArticleRevision
 from cms.db import Database
 from cms.roles import Role
 from cms.users.models import User
@@ -83,6 +83,14 @@ def test_a_populated_released_database_upgrades_and_downgrades_with_its_rows(
         assert security.verify_password("a password that works", user.hashed_password)[0]
         assert article is not None and article.version == 4 and article.author_id == 7
         assert article.published_at == datetime(2026, 1, 3, 0, 0, 0, 1, tzinfo=UTC)
+        with database.sessionmaker() as session:
+            history = session.scalars(select(ArticleRevision)).all()
+        # The existing article has its first revision, credited to its author.
+        assert [(r.article_id, r.number, r.version, r.title) for r in history] == [
+            (11, 1, 4, "Kept article")
+        ]
+        assert history[0].saved_by_id == 7 and history[0].saved_by_name == "Kept 🙂"
+        assert history[0].published_at == article.published_at
 
         migrations.downgrade(url, RELEASED)
         with database.engine.connect() as connection:

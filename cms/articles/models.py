@@ -1,4 +1,4 @@
-"""The ``Article`` model."""
+"""Articles and what belongs to them: tags, revisions, the slugs they had, and the trash."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import Column, Enum, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cms.db import TABLE_ARGS, Base, LongText, UTCDateTime, exact_string, utcnow
-from cms.fields import BODY_MAX_BYTES, TITLE_MAX_LENGTH
+from cms.fields import BODY_MAX_BYTES, NAME_MAX_LENGTH, TAG_MAX_LENGTH, TITLE_MAX_LENGTH
 
 if TYPE_CHECKING:
     from cms.users.models import User
@@ -18,11 +18,51 @@ if TYPE_CHECKING:
 
 # Markdown can multiply (a reference link used thousands of times); HTML past this is refused.
 BODY_HTML_MAX_BYTES = 4 * BODY_MAX_BYTES
+# How long a deleted article can be restored.
+TRASH_DAYS = 30
 
 
 class ArticleStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
+
+
+def _status_column() -> Enum:
+    return Enum(
+        ArticleStatus,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        name="article_status",
+        values_callable=lambda statuses: [status.value for status in statuses],
+    )
+
+
+article_tags = Table(
+    "article_tags",
+    Base.metadata,
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", Integer, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # The tag filter and the tag counts start from the tag.
+    Index("ix_article_tags_tag_id_article_id", "tag_id", "article_id"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+)
+
+
+class Tag(Base):
+    """A label articles share. ``name`` is shown; ``slug`` identifies it (one tag however
+    it is capitalised or spaced)."""
+
+    __tablename__ = "tags"
+    __table_args__ = TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(TAG_MAX_LENGTH))
+    slug: Mapped[str] = mapped_column(exact_string(TAG_MAX_LENGTH + 12), unique=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Article(Base):
@@ -41,17 +81,7 @@ class Article(Base):
     body: Mapped[str] = mapped_column(LongText, default="")
     # Rendered and sanitized once on save, so reads never run Markdown.
     body_html: Mapped[str] = mapped_column(LongText, default="")
-    status: Mapped[ArticleStatus] = mapped_column(
-        Enum(
-            ArticleStatus,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            name="article_status",
-            values_callable=lambda statuses: [status.value for status in statuses],
-        ),
-        default=ArticleStatus.DRAFT,
-    )
+    status: Mapped[ArticleStatus] = mapped_column(_status_column(), default=ArticleStatus.DRAFT)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(
@@ -62,6 +92,8 @@ class Article(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     author: Mapped[User] = relationship(back_populates="articles")
+    # In the order they were given; shown sorted by name.
+    tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.name)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
@@ -75,6 +107,73 @@ class Article(Base):
 
     def __repr__(self) -> str:
         return f"<Article {self.id} {self.slug!r}>"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ArticleRevision(Base):
+    """One saved version of an article, numbered from 1: what it said, who saved it, when.
+
+    Not tied to the article by a foreign key: an article in the trash keeps its history
+    until it is purged. ``saved_by_name`` is kept so the history reads the same after
+    the user is renamed, deactivated or deleted.
+    """
+
+    __tablename__ = "article_revisions"
+    __table_args__ = (
+        UniqueConstraint("article_id", "number", name="uq_article_revisions_article_id_number"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    # The article's version once this was saved: what an open form or an ETag names.
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
+    slug: Mapped[str] = mapped_column(exact_string(255))
+    body: Mapped[str] = mapped_column(LongText, default="")
+    status: Mapped[ArticleStatus] = mapped_column(_status_column())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The tag names, as a JSON list.
+    tags: Mapped[str] = mapped_column(LongText, default="[]")
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    saved_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    saved_by_name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), default="")
+
+
+class ArticleSlug(Base):
+    """A slug an article had before: ``GET /articles/slug/{old}`` redirects to the article."""
+
+    __tablename__ = "article_slugs"
+    __table_args__ = TABLE_ARGS
+
+    slug: Mapped[str] = mapped_column(exact_string(255), primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrashedArticle(Base):
+    """A deleted article, kept for :data:`TRASH_DAYS` days so it can be restored.
+
+    The article row leaves ``articles`` (every public query stays as lean as before); its
+    whole state is kept here as JSON, its revisions stay where they are.
+    """
+
+    __tablename__ = "trashed_articles"
+    __table_args__ = TABLE_ARGS
+
+    # The article's own id, so a restore brings it back under the same address.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    deleted_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deleted_by_name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), default="")
+    snapshot: Mapped[str] = mapped_column(LongText)
 
     def __str__(self) -> str:
         return self.title

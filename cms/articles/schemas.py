@@ -1,13 +1,32 @@
 """What the articles endpoints accept and return."""
 
-from typing import ClassVar
+import json
+from datetime import timedelta
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cms.articles.changes import ArticleChanges, ArticleDraft
-from cms.articles.models import Article, ArticleStatus
-from cms.fields import Body, PublicationTime, Slug, Title
+from cms.articles.models import (
+    TRASH_DAYS,
+    Article,
+    ArticleRevision,
+    ArticleStatus,
+    Tag,
+    TrashedArticle,
+)
+from cms.fields import MAX_TAGS, TAG_MAX_LENGTH, Body, PublicationTime, Slug, Title
 from cms.schemas import PartialUpdate, UTCTimestamp
+
+# Blank entries and duplicates are cleaned away (so accepted here); what is left must be
+# at most MAX_TAGS tags of 1-50 characters.
+TagList = Annotated[
+    list[Annotated[str, Field(max_length=TAG_MAX_LENGTH)]],
+    Field(
+        max_length=5 * MAX_TAGS,
+        description=f"Tag names; blanks and duplicates are dropped, at most {MAX_TAGS} remain",
+    ),
+]
 
 
 class ArticleCreate(BaseModel):
@@ -20,6 +39,7 @@ class ArticleCreate(BaseModel):
     published_at: PublicationTime | None = Field(
         default=None, description="Defaults to the moment it is published; future = scheduled"
     )
+    tags: TagList = Field(default_factory=list)
 
     def draft(self) -> ArticleDraft:
         return ArticleDraft(
@@ -28,6 +48,7 @@ class ArticleCreate(BaseModel):
             slug=self.slug,
             status=self.status,
             published_at=self.published_at,
+            tags=tuple(self.tags),
         )
 
 
@@ -41,9 +62,13 @@ class ArticleUpdate(PartialUpdate):
     slug: Slug | None = None
     status: ArticleStatus | None = None
     published_at: PublicationTime | None = None
+    tags: TagList | None = None
 
     def changes(self) -> ArticleChanges:
-        return ArticleChanges(**self.model_dump(exclude_unset=True))
+        given = self.model_dump(exclude_unset=True)
+        if "tags" in given:
+            given["tags"] = tuple(given["tags"])
+        return ArticleChanges(**given)
 
 
 class ArticlePublic(BaseModel):
@@ -75,6 +100,78 @@ class ArticlePublic(BaseModel):
             updated_at=article.updated_at,
             author_id=article.author_id,
             author=article.author.display_name,
-            tags=[],
+            tags=sorted(tag.name for tag in article.tags),
             version=article.version,
+        )
+
+
+class RevisionSummary(BaseModel):
+    number: int
+    title: str
+    status: ArticleStatus
+    saved_at: UTCTimestamp
+    saved_by: str = Field(description="Who saved it (their name at the time)")
+
+    @classmethod
+    def build(cls, revision: ArticleRevision) -> "RevisionSummary":
+        return cls(
+            number=revision.number,
+            title=revision.title,
+            status=revision.status,
+            saved_at=revision.saved_at,
+            saved_by=revision.saved_by_name,
+        )
+
+
+class RevisionPublic(RevisionSummary):
+    slug: str
+    body: str
+    published_at: UTCTimestamp | None
+    tags: list[str]
+    version: int = Field(description="The article's version once this was saved")
+
+    @classmethod
+    def build(cls, revision: ArticleRevision) -> "RevisionPublic":
+        names: list[str] = json.loads(revision.tags)
+        return cls(
+            number=revision.number,
+            title=revision.title,
+            status=revision.status,
+            saved_at=revision.saved_at,
+            saved_by=revision.saved_by_name,
+            slug=revision.slug,
+            body=revision.body,
+            published_at=revision.published_at,
+            tags=names,
+            version=revision.version,
+        )
+
+
+class TagPublic(BaseModel):
+    name: str
+    slug: str
+    article_count: int = Field(description="Published articles with this tag")
+
+    @classmethod
+    def build(cls, tag: Tag, article_count: int) -> "TagPublic":
+        return cls(name=tag.name, slug=tag.slug, article_count=article_count)
+
+
+class TrashedArticlePublic(BaseModel):
+    id: int
+    title: str
+    author_id: int
+    deleted_at: UTCTimestamp
+    deleted_by: str
+    purge_after: UTCTimestamp = Field(description="When it is deleted for good")
+
+    @classmethod
+    def build(cls, trashed: TrashedArticle) -> "TrashedArticlePublic":
+        return cls(
+            id=trashed.id,
+            title=trashed.title,
+            author_id=trashed.author_id,
+            deleted_at=trashed.deleted_at,
+            deleted_by=trashed.deleted_by_name,
+            purge_after=trashed.deleted_at + timedelta(days=TRASH_DAYS),
         )

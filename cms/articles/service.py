@@ -1,16 +1,22 @@
-"""Articles: writing, publishing, reading. Where "who may see or change this" is applied.
+"""Articles: writing, publishing, reading, their history and their trash. Where "who may
+see or change this" is applied to articles.
 
 Writes take the :class:`~cms.db.UnitOfWork` they run in (its actor is who acts) and a
-typed change set; reads take a session and the viewer. Both enforce :mod:`cms.permissions`,
-raise :mod:`cms.errors`, and flush; the unit of work commits.
+typed change set; every write records a numbered revision and an audit entry in that same
+transaction, so the history and the trail exist exactly when the change does. Reads take
+a session and the viewer. Both enforce :mod:`cms.permissions`, raise :mod:`cms.errors`,
+and flush; the unit of work commits.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,12 +24,31 @@ from sqlalchemy.orm.exc import StaleDataError
 from cms import permissions
 from cms.actors import Actor
 from cms.articles.changes import ArticleChanges, ArticleDraft
-from cms.articles.models import BODY_HTML_MAX_BYTES, Article, ArticleStatus
+from cms.articles.models import (
+    BODY_HTML_MAX_BYTES,
+    TRASH_DAYS,
+    Article,
+    ArticleRevision,
+    ArticleSlug,
+    ArticleStatus,
+    Tag,
+    TrashedArticle,
+    article_tags,
+)
 from cms.articles.rendering import render_markdown
 from cms.articles.slugs import available_slug, is_valid_slug, slug_from_title
+from cms.articles.tags import clean_tags, tags_named
+from cms.audit import service as audit
 from cms.changes import Unset
 from cms.db import UnitOfWork, utcnow
-from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cms.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    SlugMoved,
+)
 from cms.fields import Body, PublicationTime, Slug, Title, validated
 from cms.users.models import User
 
@@ -31,6 +56,17 @@ ARTICLE_NOT_FOUND = "Article not found"
 SLUG_TAKEN = "Slug already in use by another article; choose another"
 # Each failed attempt means another writer committed that slug meanwhile.
 _SLUG_ATTEMPTS = 20
+_WITH_AUTHOR_AND_TAGS = (selectinload(Article.author), selectinload(Article.tags))
+
+
+# Reading
+
+
+def etag(article: Article) -> str:
+    """The article's entity tag: it changes whenever its representation does (a save
+    bumps ``version``; the author's name lives in ``users.updated_at``)."""
+    author_stamp = int(article.author.updated_at.timestamp() * 1_000_000)
+    return f'"{article.id}.{article.version}.{author_stamp}"'
 
 
 def get_visible_article(
@@ -45,7 +81,7 @@ def get_visible_article(
     ``for_update`` locks the row so concurrent edits queue instead of failing.
     """
     article = session.get(
-        Article, article_id, with_for_update=for_update, options=[selectinload(Article.author)]
+        Article, article_id, with_for_update=for_update, options=_WITH_AUTHOR_AND_TAGS
     )
     if article is None or not permissions.can_view_article(viewer, article, utcnow()):
         raise NotFound(ARTICLE_NOT_FOUND)
@@ -53,14 +89,24 @@ def get_visible_article(
 
 
 def get_visible_article_by_slug(session: Session, *, viewer: Actor | None, slug: str) -> Article:
+    """By current slug; a slug the article had before raises :class:`SlugMoved`."""
     # MySQL ignores trailing spaces when comparing; a slug that could not exist is simply
     # not found, on every backend.
     if not is_valid_slug(slug):
         raise NotFound(ARTICLE_NOT_FOUND)
     article = session.scalar(
-        select(Article).where(Article.slug == slug).options(selectinload(Article.author))
+        select(Article).where(Article.slug == slug).options(*_WITH_AUTHOR_AND_TAGS)
     )
-    if article is None or not permissions.can_view_article(viewer, article, utcnow()):
+    if article is None:
+        moved = session.scalar(
+            select(Article)
+            .join(ArticleSlug, ArticleSlug.article_id == Article.id)
+            .where(ArticleSlug.slug == slug)
+        )
+        if moved is not None and permissions.can_view_article(viewer, moved, utcnow()):
+            raise SlugMoved(ARTICLE_NOT_FOUND, current_slug=moved.slug)
+        raise NotFound(ARTICLE_NOT_FOUND)
+    if not permissions.can_view_article(viewer, article, utcnow()):
         raise NotFound(ARTICLE_NOT_FOUND)
     return article
 
@@ -71,6 +117,7 @@ def list_published_articles(
     skip: int,
     limit: int,
     author_id: int | None = None,
+    tag: str | None = None,
 ) -> Sequence[Article]:
     """Published articles whose time has come, newest first.
 
@@ -82,12 +129,20 @@ def list_published_articles(
     page = select(Article.id).where(permissions.published_articles(utcnow()))
     if author_id is not None:
         page = page.where(Article.author_id == author_id)
+    if tag is not None:
+        page = page.where(
+            Article.id.in_(
+                select(article_tags.c.article_id)
+                .join(Tag, Tag.id == article_tags.c.tag_id)
+                .where(Tag.slug == tag)
+            )
+        )
     page_ids = page.order_by(*newest_first).offset(skip).limit(limit).subquery()
     stmt = (
         select(Article)
         .join(page_ids, Article.id == page_ids.c.id)
         .order_by(*newest_first)
-        .options(selectinload(Article.author))
+        .options(*_WITH_AUTHOR_AND_TAGS)
     )
     return session.scalars(stmt).all()
 
@@ -120,7 +175,7 @@ def newest_articles_by_author(
         select(article_alias)
         .where(ranked.c.position <= limit)
         .order_by(ranked.c.author_id, ranked.c.position)
-        .options(selectinload(article_alias.author))
+        .options(selectinload(article_alias.author), selectinload(article_alias.tags))
     ).all()
     articles: dict[int, list[Article]] = {author_id: [] for author_id in author_ids}
     for article in rows:
@@ -136,13 +191,67 @@ def newest_articles_by_author(
     return articles, {author_id: counts.get(author_id, 0) for author_id in author_ids}
 
 
+def list_revisions(
+    session: Session, *, viewer: Actor | None, article_id: int
+) -> Sequence[ArticleRevision]:
+    """Every saved version of an article ``viewer`` may see, newest first."""
+    get_visible_article(session, viewer=viewer, article_id=article_id)
+    return session.scalars(
+        select(ArticleRevision)
+        .where(ArticleRevision.article_id == article_id)
+        .order_by(ArticleRevision.number.desc())
+    ).all()
+
+
+def get_revision(
+    session: Session, *, viewer: Actor | None, article_id: int, number: int
+) -> ArticleRevision:
+    get_visible_article(session, viewer=viewer, article_id=article_id)
+    revision = session.scalar(
+        select(ArticleRevision).where(
+            ArticleRevision.article_id == article_id, ArticleRevision.number == number
+        )
+    )
+    if revision is None:
+        raise NotFound("Revision not found")
+    return revision
+
+
+def revision_tags(revision: ArticleRevision) -> list[str]:
+    names: list[str] = json.loads(revision.tags)
+    return names
+
+
+def tag_counts(session: Session) -> list[tuple[Tag, int]]:
+    """Every tag with the number of published, visible articles that carry it."""
+    visible = permissions.published_articles(utcnow())
+    counts = (
+        select(article_tags.c.tag_id, func.count().label("articles"))
+        .join(Article, Article.id == article_tags.c.article_id)
+        .where(visible)
+        .group_by(article_tags.c.tag_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Tag, counts.c.articles)
+        .join(counts, counts.c.tag_id == Tag.id)
+        .order_by(counts.c.articles.desc(), Tag.name)
+    ).all()
+    return [(tag, int(count)) for tag, count in rows]
+
+
+# Writing
+
+
 def create_article(
     uow: UnitOfWork, *, draft: ArticleDraft, author_id: int | None = None
 ) -> Article:
     """Write a new article credited to ``author_id`` (default: the actor).
 
     Without an explicit slug one is made from the title, suffixed ``-2``, ``-3``… on
-    collision, retrying if a concurrent writer takes the same one first.
+    collision (slugs other articles had before count as taken), retrying if a concurrent
+    writer takes the same one first. An explicit slug that another article had before is
+    reclaimed: that article's redirect from it ends.
     """
     session, actor = uow.session, uow.actor
     if not permissions.can_create_article(actor):
@@ -151,6 +260,7 @@ def create_article(
     title = validated(Title, "title", draft.title)
     body = validated(Body, "body", draft.body)
     published_at = _checked_time(draft.published_at)
+    tags = clean_tags(draft.tags)
     if author_id is None:
         if actor.id is None:
             raise InvalidInput("author_id", "Name the author of this article")
@@ -173,6 +283,7 @@ def create_article(
     )
     if draft.slug is not None:
         article.slug = validated(Slug, "slug", draft.slug)
+        _reclaim_retired_slug(session, article.slug)
         if not _insert(session, article):
             raise Conflict(SLUG_TAKEN)
     else:
@@ -183,7 +294,18 @@ def create_article(
                 break
         else:
             raise Conflict("Could not find a free slug for this title; try again")
+    article.tags = tags_named(session, tags)
+    session.flush()
     session.refresh(article, ["author"])
+    _save_revision(uow, article)
+    audit.record(
+        uow,
+        action="create",
+        object_type="article",
+        object_id=article.id,
+        object_repr=article.title,
+        changes={field: (None, value) for field, value in _tracked(article).items()},
+    )
     return article
 
 
@@ -195,37 +317,68 @@ def get_article_for_change(uow: UnitOfWork, article_id: int) -> Article:
     )
 
 
-def update_article(uow: UnitOfWork, *, article_id: int, changes: ArticleChanges) -> Article:
+def update_article(
+    uow: UnitOfWork,
+    *,
+    article_id: int,
+    changes: ArticleChanges,
+    if_match: str | None = None,
+    action: str | None = None,
+) -> Article:
     """Apply ``changes`` to an article the actor may edit.
 
-    Publishing without a ``published_at`` stamps the current time; so does clearing the
-    time of a published article. Changing the author is for staff only.
+    ``if_match`` (an ETag the caller read) must still be current, or nothing changes
+    (:class:`PreconditionFailed`). Publishing without a ``published_at`` stamps the
+    current time; so does clearing the time of a published article. Changing the author
+    is for staff. A save that changes nothing writes nothing: no revision, no entry.
     """
     session, actor = uow.session, uow.actor
     article = get_article_for_change(uow, article_id)
+    if if_match is not None and not etag_matches(if_match, article):
+        raise PreconditionFailed(
+            "The article changed since you read it; read it again and reapply your change"
+        )
     if not permissions.can_edit_article(actor, article):
         raise PermissionDenied("You may only edit your own articles")
-    if not isinstance(changes.title, Unset):
-        article.title = validated(Title, "title", changes.title)
-    if not isinstance(changes.body, Unset):
-        body = validated(Body, "body", changes.body)
-        if body != article.body:
-            article.body = body
-            article.body_html = _render(body)
-    if not isinstance(changes.published_at, Unset):
-        article.published_at = _checked_time(changes.published_at)
-    if not isinstance(changes.status, Unset):
-        article.status = ArticleStatus(changes.status)
-    new_time = _publication_time(article.status, article.published_at)
-    if new_time != article.published_at:
-        article.published_at = new_time
-    if not isinstance(changes.slug, Unset) and changes.slug != article.slug:
-        slug = validated(Slug, "slug", changes.slug)
-        if available_slug(session, slug, exclude_id=article.id) != slug:
-            raise Conflict(SLUG_TAKEN)
-        article.slug = slug
-    if not isinstance(changes.author_id, Unset) and changes.author_id != article.author_id:
-        _reassign(uow, article, changes.author_id)
+    before = _tracked(article)
+    # New tags are created first: creating one takes a savepoint, which would flush the
+    # article's half-applied changes.
+    new_tags: list[Tag] | None = None
+    if not isinstance(changes.tags, Unset):
+        names = clean_tags(changes.tags)
+        if sorted(tag.name for tag in article.tags) != sorted(names):
+            new_tags = tags_named(session, names)
+    # One UPDATE at the end (one version step), not one per query that would autoflush.
+    with session.no_autoflush:
+        if not isinstance(changes.title, Unset):
+            article.title = validated(Title, "title", changes.title)
+        if not isinstance(changes.body, Unset):
+            body = validated(Body, "body", changes.body)
+            if body != article.body:
+                article.body = body
+                article.body_html = _render(body)
+        if not isinstance(changes.published_at, Unset):
+            article.published_at = _checked_time(changes.published_at)
+        if not isinstance(changes.status, Unset):
+            article.status = ArticleStatus(changes.status)
+        new_time = _publication_time(article.status, article.published_at)
+        if new_time != article.published_at:
+            article.published_at = new_time
+        if not isinstance(changes.slug, Unset) and changes.slug != article.slug:
+            _change_slug(session, article, validated(Slug, "slug", changes.slug))
+        if new_tags is not None:
+            article.tags = new_tags
+        if not isinstance(changes.author_id, Unset) and changes.author_id != article.author_id:
+            _reassign(uow, article, changes.author_id)
+    after = _tracked(article)
+    changed = {
+        field: (before[field], after[field]) for field in after if before[field] != after[field]
+    }
+    if not changed:
+        return article
+    # Every change touches the row, so its version (and ETag) moves even when only the
+    # tags, which live in another table, changed.
+    article.updated_at = utcnow()
     try:
         with session.begin_nested():
             session.flush()
@@ -233,7 +386,266 @@ def update_article(uow: UnitOfWork, *, article_id: int, changes: ArticleChanges)
         raise Conflict(SLUG_TAKEN) from exc
     except StaleDataError as exc:
         raise Conflict("The article was changed by someone else; reload it and retry") from exc
+    session.refresh(article, ["author"])
+    _save_revision(uow, article)
+    audit.record(
+        uow,
+        action=action or _action_for(before, after),
+        object_type="article",
+        object_id=article.id,
+        object_repr=article.title,
+        changes=changed,
+    )
     return article
+
+
+def restore_revision(
+    uow: UnitOfWork, *, article_id: int, number: int, if_match: str | None = None
+) -> Article:
+    """Make revision ``number``'s content current again, as a new revision."""
+    revision = get_revision(uow.session, viewer=uow.actor, article_id=article_id, number=number)
+    changes = ArticleChanges(
+        title=revision.title,
+        body=revision.body,
+        slug=revision.slug,
+        status=revision.status,
+        published_at=revision.published_at,
+        tags=tuple(revision_tags(revision)),
+    )
+    return update_article(
+        uow, article_id=article_id, changes=changes, if_match=if_match, action="restore"
+    )
+
+
+def delete_article(uow: UnitOfWork, *, article_id: int, if_match: str | None = None) -> None:
+    """Move an article to the trash: gone from every list and address, restorable by an
+    admin for :data:`TRASH_DAYS` days with its history."""
+    session = uow.session
+    article = get_article_for_change(uow, article_id)
+    if if_match is not None and not etag_matches(if_match, article):
+        raise PreconditionFailed(
+            "The article changed since you read it; read it again before deleting it"
+        )
+    if not permissions.can_edit_article(uow.actor, article):
+        raise PermissionDenied("You may only delete your own articles")
+    retired = session.scalars(
+        select(ArticleSlug.slug).where(ArticleSlug.article_id == article.id)
+    ).all()
+    snapshot = {
+        "title": article.title,
+        "slug": article.slug,
+        "body": article.body,
+        "body_html": article.body_html,
+        "status": article.status.value,
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "created_at": article.created_at.isoformat(),
+        "updated_at": article.updated_at.isoformat(),
+        "version": article.version,
+        "tags": [tag.name for tag in article.tags],
+        "retired_slugs": list(retired),
+    }
+    actor = uow.actor
+    session.add(
+        TrashedArticle(
+            id=article.id,
+            author_id=article.author_id,
+            title=article.title,
+            deleted_at=utcnow(),
+            deleted_by_id=actor.id if actor is not None else None,
+            deleted_by_name=audit.actor_name(actor)[:100],
+            snapshot=json.dumps(snapshot, ensure_ascii=False),
+        )
+    )
+    session.delete(article)
+    session.flush()
+    audit.record(
+        uow, action="delete", object_type="article", object_id=article_id, object_repr=article.title
+    )
+    purge_expired(uow)
+
+
+# The trash
+
+
+@dataclass(frozen=True)
+class TrashPage:
+    items: Sequence[TrashedArticle]
+    total: int
+
+
+def list_trash(
+    session: Session, *, viewer: Actor | None, skip: int = 0, limit: int = 50
+) -> TrashPage:
+    """Deleted articles still restorable, most recently deleted first (admins only)."""
+    if not permissions.can_manage_trash(viewer):
+        raise PermissionDenied("Only admins may see the trash")
+    live = TrashedArticle.deleted_at >= _trash_cutoff()
+    items = session.scalars(
+        select(TrashedArticle)
+        .where(live)
+        .order_by(TrashedArticle.deleted_at.desc(), TrashedArticle.id.desc())
+        .offset(skip)
+        .limit(limit)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(TrashedArticle).where(live)) or 0
+    return TrashPage(items=items, total=total)
+
+
+def _trashed(uow: UnitOfWork, article_id: int) -> TrashedArticle:
+    if not permissions.can_manage_trash(uow.actor):
+        raise PermissionDenied("Only admins may restore or purge deleted articles")
+    trashed = uow.session.get(TrashedArticle, article_id, with_for_update=True)
+    if trashed is None or trashed.deleted_at < _trash_cutoff():
+        raise NotFound("No deleted article with that id (purged after 30 days?)")
+    return trashed
+
+
+def restore_from_trash(uow: UnitOfWork, *, article_id: int) -> Article:
+    """Bring a deleted article back under its id, with its slug when still free."""
+    session = uow.session
+    trashed = _trashed(uow, article_id)
+    data = json.loads(trashed.snapshot)
+    slug = data["slug"]
+    if available_slug(session, slug) != slug:
+        slug = available_slug(session, f"{slug}-restored")
+    article = Article(
+        id=trashed.id,
+        title=data["title"],
+        slug=slug,
+        body=data["body"],
+        body_html=data["body_html"],
+        status=ArticleStatus(data["status"]),
+        published_at=_parse_time(data["published_at"]),
+        created_at=_parse_time(data["created_at"]),
+        updated_at=utcnow(),
+        author_id=trashed.author_id,
+        version=int(data["version"]) + 1,
+    )
+    session.add(article)
+    session.delete(trashed)
+    session.flush()
+    article.tags = tags_named(session, clean_tags(data["tags"]))
+    for old in data.get("retired_slugs", []):
+        if available_slug(session, old) == old:
+            session.add(ArticleSlug(slug=old, article_id=article.id))
+    session.flush()
+    session.refresh(article, ["author"])
+    _save_revision(uow, article)
+    audit.record(
+        uow,
+        action="undelete",
+        object_type="article",
+        object_id=article.id,
+        object_repr=article.title,
+    )
+    return article
+
+
+def purge_from_trash(uow: UnitOfWork, *, article_id: int) -> None:
+    """Delete a trashed article for good, with its history. Cannot be undone."""
+    trashed = _trashed(uow, article_id)
+    _purge(uow, trashed)
+
+
+def purge_expired(uow: UnitOfWork) -> int:
+    """Purge what has sat in the trash longer than :data:`TRASH_DAYS` (a bounded batch)."""
+    expired = uow.session.scalars(
+        select(TrashedArticle).where(TrashedArticle.deleted_at < _trash_cutoff()).limit(100)
+    ).all()
+    for trashed in expired:
+        _purge(uow, trashed, action="expire")
+    return len(expired)
+
+
+def _purge(uow: UnitOfWork, trashed: TrashedArticle, action: str = "purge") -> None:
+    session = uow.session
+    session.execute(delete(ArticleRevision).where(ArticleRevision.article_id == trashed.id))
+    session.delete(trashed)
+    session.flush()
+    audit.record(
+        uow, action=action, object_type="article", object_id=trashed.id, object_repr=trashed.title
+    )
+
+
+def _trash_cutoff() -> datetime:
+    return utcnow() - timedelta(days=TRASH_DAYS)
+
+
+# Details
+
+
+def etag_matches(if_match: str, article: Article) -> bool:
+    """Whether an ``If-Match`` value names the article's current version (``*`` always)."""
+    current = etag(article)
+    candidates = [part.strip() for part in if_match.split(",")]
+    return "*" in candidates or any(
+        candidate.removeprefix("W/") == current for candidate in candidates
+    )
+
+
+def _tracked(article: Article) -> dict[str, Any]:
+    """The fields a revision and an audit entry speak of."""
+    return {
+        "title": article.title,
+        "slug": article.slug,
+        "body": article.body,
+        "status": article.status,
+        "published_at": article.published_at,
+        "tags": sorted(tag.name for tag in article.tags),
+        "author_id": article.author_id,
+    }
+
+
+def _action_for(before: dict[str, Any], after: dict[str, Any]) -> str:
+    was = before["status"] is ArticleStatus.PUBLISHED
+    now = after["status"] is ArticleStatus.PUBLISHED
+    if now and not was:
+        return "publish"
+    if was and not now:
+        return "unpublish"
+    return "update"
+
+
+def _save_revision(uow: UnitOfWork, article: Article) -> ArticleRevision:
+    session, actor = uow.session, uow.actor
+    latest = session.scalar(
+        select(func.max(ArticleRevision.number)).where(ArticleRevision.article_id == article.id)
+    )
+    revision = ArticleRevision(
+        article_id=article.id,
+        number=(latest or 0) + 1,
+        version=article.version,
+        title=article.title,
+        slug=article.slug,
+        body=article.body,
+        status=article.status,
+        published_at=article.published_at,
+        tags=json.dumps(sorted(tag.name for tag in article.tags), ensure_ascii=False),
+        saved_at=utcnow(),
+        saved_by_id=actor.id if actor is not None else None,
+        saved_by_name=audit.actor_name(actor)[:100],
+    )
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def _change_slug(session: Session, article: Article, slug: str) -> None:
+    """Move the article to ``slug``; its old slug keeps answering with a redirect."""
+    own_history = session.get(ArticleSlug, slug)
+    if own_history is not None and own_history.article_id == article.id:
+        session.delete(own_history)  # going back to a slug it had
+    else:
+        _reclaim_retired_slug(session, slug)
+    if available_slug(session, slug, exclude_id=article.id) != slug:
+        raise Conflict(SLUG_TAKEN)
+    session.add(ArticleSlug(slug=article.slug, article_id=article.id, retired_at=utcnow()))
+    article.slug = slug
+
+
+def _reclaim_retired_slug(session: Session, slug: str) -> None:
+    """An explicitly chosen slug another article had before: its redirect ends here."""
+    session.execute(delete(ArticleSlug).where(ArticleSlug.slug == slug))
 
 
 def _reassign(uow: UnitOfWork, article: Article, author_id: int) -> None:
@@ -244,14 +656,6 @@ def _reassign(uow: UnitOfWork, article: Article, author_id: int) -> None:
     if author is None:
         raise NotFound("User does not exist")
     article.author = author
-
-
-def delete_article(uow: UnitOfWork, *, article_id: int) -> None:
-    article = get_article_for_change(uow, article_id)
-    if not permissions.can_edit_article(uow.actor, article):
-        raise PermissionDenied("You may only delete your own articles")
-    uow.session.delete(article)
-    uow.session.flush()
 
 
 def _publication_time(status: ArticleStatus, published_at: datetime | None) -> datetime | None:
@@ -265,6 +669,10 @@ def _checked_time(published_at: datetime | None) -> datetime | None:
         return None
     checked: datetime = validated(PublicationTime, "published_at", published_at)
     return checked
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _render(body: str) -> str:

@@ -6,7 +6,7 @@ from slugify import slugify
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cms.articles.models import Article
+from cms.articles.models import Article, ArticleSlug
 from cms.fields import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 _SLUG_RE = re.compile(SLUG_PATTERN)
@@ -23,11 +23,15 @@ def is_valid_slug(slug: str) -> bool:
 
 
 def available_slug(session: Session, base: str, *, exclude_id: int | None = None) -> str:
-    """``base`` if no other article has it, else the first free ``base-2``, ``base-3``…"""
-    stmt = select(Article.slug).where(or_(Article.slug == base, Article.slug.like(f"{base}-%")))
+    """``base`` if no other article has it (now, or before: old slugs keep redirecting),
+    else the first free ``base-2``, ``base-3``…"""
+    current = select(Article.slug).where(or_(Article.slug == base, Article.slug.like(f"{base}-%")))
     if exclude_id is not None:
-        stmt = stmt.where(Article.id != exclude_id)
-    return first_free_slug(base, set(session.scalars(stmt)))
+        current = current.where(Article.id != exclude_id)
+    retired = select(ArticleSlug.slug).where(
+        or_(ArticleSlug.slug == base, ArticleSlug.slug.like(f"{base}-%"))
+    )
+    return first_free_slug(base, set(session.scalars(current.union(retired))))
 
 
 def first_free_slug(base: str, taken: set[str], start: int = 2) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from cms import security
 from cms.actors import Origin
+from cms.audit import service as audit
 from cms.auth import throttle
 from cms.auth.throttle import Limit
 from cms.config import Settings
@@ -88,6 +89,16 @@ def sign_in(
         password, user.hashed_password if user is not None else None
     )
     if user is None or not matches or not user.is_active:
+        database.run(
+            lambda uow: audit.record(
+                uow,
+                action="login_failed",
+                object_type="user",
+                object_id=user.id if user is not None else None,
+                object_repr=login[:255],
+            ),
+            origin=origin,
+        )
         raise AuthenticationFailed(LOGIN_FAILED)
 
     def settle(uow: UnitOfWork) -> None:
@@ -105,8 +116,11 @@ def sign_in(
                 .values(hashed_password=new_hash)
                 .execution_options(synchronize_session=False)
             )
+        audit.record(
+            uow, action="login", object_type="user", object_id=user.id, object_repr=user.email
+        )
 
-    database.run(settle, origin=origin)
+    database.run(settle, actor=user, origin=origin)
     return user
 
 

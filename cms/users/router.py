@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from cms.deps import (
     WriterDep,
     get_credentials,
 )
-from cms.schemas import ObjectId, Skip
+from cms.schemas import MAX_ID, ObjectId, Skip
 from cms.users import service
 from cms.users.models import User
 from cms.users.schemas import UserCreate, UserPublic, UserUpdate
@@ -110,6 +110,21 @@ def update_user(user_id: ObjectId, payload: UserUpdate, writer: WriterDep) -> Us
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_user(user_id: ObjectId, writer: WriterDep) -> None:
-    """Admins only; the user's articles are deleted with them."""
-    writer.run(lambda uow: service.delete_user(uow, user_id=user_id))
+def delete_user(
+    user_id: ObjectId,
+    writer: WriterDep,
+    reassign_to: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Give the user's articles to this user"),
+    ] = None,
+    articles: Annotated[
+        Literal["delete"] | None, Query(description="`delete`: delete the articles too")
+    ] = None,
+) -> None:
+    """Admins only. A user who wrote articles needs ``reassign_to`` or ``articles=delete``;
+    without either, 409 says how many articles there are."""
+    writer.run(
+        lambda uow: service.delete_user(
+            uow, user_id=user_id, articles=articles, reassign_to=reassign_to
+        )
+    )

@@ -8,13 +8,16 @@ raise :mod:`cms.errors`, and flush; the unit of work commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cms import permissions, security
 from cms.actors import Actor
+from cms.articles.models import Article, ArticleRevision, TrashedArticle
+from cms.audit import service as audit
 from cms.db import UnitOfWork
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cms.fields import Email, Name, Password, normalize_email, validated
@@ -83,6 +86,19 @@ def create_user(uow: UnitOfWork, *, account: NewAccount, allow_signup: bool = Fa
     )
     user.set_password(password)
     _flush_unique_email(uow.session, user)
+    audit.record(
+        uow,
+        action="create",
+        object_type="user",
+        object_id=user.id,
+        object_repr=user.email,
+        changes={
+            "email": (None, user.email),
+            "name": (None, user.name),
+            "role": (None, user.role),
+            "is_active": (None, user.is_active),
+        },
+    )
     return user
 
 
@@ -112,6 +128,7 @@ def update_user(
             del given["email"]
     if not permissions.can_edit_user(actor, target, frozenset(given)):
         raise PermissionDenied("Only admins may change email, role or active status")
+    before = {field: getattr(target, field) for field in given if field != "password"}
     if "name" in given:
         target.name = validated(Name, "name", given["name"])
     if "password" in given:
@@ -135,18 +152,103 @@ def update_user(
     if "password" in given:
         target.set_password(password)
     _flush_unique_email(session, target)
+    if given:
+        audit.record(
+            uow,
+            action=_account_action(given),
+            object_type="user",
+            object_id=target.id,
+            object_repr=target.email,
+            changes={
+                field: (before.get(field), value if field != "password" else None)
+                for field, value in given.items()
+            },
+        )
     return target
 
 
-def delete_user(uow: UnitOfWork, *, user_id: int) -> None:
-    """Delete an account and, as in the tutorial, every article it wrote."""
+def _account_action(given: dict[str, Any]) -> str:
+    if "role" in given:
+        return "role_change"
+    if given.get("is_active") is False:
+        return "deactivate"
+    if given.get("is_active") is True:
+        return "activate"
+    if set(given) == {"password"}:
+        return "password_change"
+    return "update"
+
+
+ArticlesChoice = Literal["reassign", "delete"]
+
+
+def articles_of(session: Session, user_id: int) -> int:
+    """How many articles (live and in the trash) a user has written."""
+    live = session.scalar(
+        select(func.count()).select_from(Article).where(Article.author_id == user_id)
+    )
+    trashed = session.scalar(
+        select(func.count()).select_from(TrashedArticle).where(TrashedArticle.author_id == user_id)
+    )
+    return int(live or 0) + int(trashed or 0)
+
+
+def delete_user(
+    uow: UnitOfWork,
+    *,
+    user_id: int,
+    articles: ArticlesChoice | None = None,
+    reassign_to: int | None = None,
+) -> None:
+    """Delete an account. Its articles need an explicit choice: handed to another user
+    (``reassign_to``) or deleted with it (``articles="delete"``); without one, an account
+    that wrote anything is not deleted (:class:`Conflict` naming how many)."""
     session, actor = uow.session, uow.actor
     target = get_visible_user(session, viewer=actor, user_id=user_id, for_update=True)
     if not permissions.can_delete_user(actor, target):
         raise PermissionDenied("Only admins may delete users")
     _refuse_removing_last_admin(session, target, role=None, is_active=False)
+    written = articles_of(session, target.id)
+    outcome: str | None = None
+    if reassign_to is not None:
+        heir = session.get(User, reassign_to)
+        if heir is None or heir.id == target.id:
+            raise InvalidInput("reassign_to", "Reassign the articles to another existing user")
+        for model in (Article, TrashedArticle):
+            session.execute(
+                update(model)
+                .where(model.author_id == target.id)
+                .values(author_id=heir.id)
+                .execution_options(synchronize_session=False)
+            )
+        outcome = f"{written} reassigned to {heir.email}"
+    elif articles == "delete":
+        article_ids = select(Article.id).where(Article.author_id == target.id)
+        trashed_ids = select(TrashedArticle.id).where(TrashedArticle.author_id == target.id)
+        session.execute(
+            delete(ArticleRevision).where(
+                ArticleRevision.article_id.in_(article_ids.union(trashed_ids))
+            )
+        )
+        session.execute(delete(Article).where(Article.author_id == target.id))
+        session.execute(delete(TrashedArticle).where(TrashedArticle.author_id == target.id))
+        outcome = f"{written} deleted"
+    elif written:
+        raise Conflict(
+            f"{target.display_name} has written {written} "
+            f"{'article' if written == 1 else 'articles'}: reassign them to another user "
+            "(?reassign_to=USER_ID) or delete them too (?articles=delete)"
+        )
     session.delete(target)
     session.flush()
+    audit.record(
+        uow,
+        action="delete",
+        object_type="user",
+        object_id=user_id,
+        object_repr=target.email,
+        changes={"articles": (written, outcome)} if written else None,
+    )
 
 
 def _refuse_removing_last_admin(

@@ -221,16 +221,47 @@ def test_deactivation_and_deletion_end_tokens_at_once(
     assert api.get("/users/me", headers=other_headers).status_code == 401
 
 
-def test_deleting_a_user_deletes_their_articles(
+def test_deleting_a_user_who_wrote_articles_needs_a_choice(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin, author = make_user(role=Role.ADMIN), make_user(name="Prolific Pat")
+    headers = login(author)
+    for title in ("One", "Two"):
+        api.post("/articles/", json={"title": title, "status": "published"}, headers=headers)
+    refused = api.delete(f"/users/{author.id}", headers=login(admin))
+    assert refused.status_code == 409
+    assert "Prolific Pat has written 2 articles" in refused.json()["detail"]
+    assert "reassign_to" in refused.json()["detail"]
+    assert api.get("/users/me", headers=headers).status_code == 200  # nothing happened
+
+
+def test_deleting_a_user_with_articles_delete_takes_their_articles_too(
     api: httpx.Client, make_user: UserFactory, login: Login
 ) -> None:
     admin, author = make_user(role=Role.ADMIN), make_user()
     created = api.post(
         "/articles/", json={"title": "Bye", "status": "published"}, headers=login(author)
     ).json()
-    assert api.delete(f"/users/{author.id}", headers=login(admin)).status_code == 204
+    response = api.delete(f"/users/{author.id}?articles=delete", headers=login(admin))
+    assert response.status_code == 204
     assert api.get(f"/articles/{created['id']}").status_code == 404
     assert api.get(f"/users/{author.id}", headers=login(admin)).status_code == 404
+
+
+def test_deleting_a_user_can_hand_their_articles_to_another(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    admin, author, heir = make_user(role=Role.ADMIN), make_user(), make_user(name="Heir")
+    created = api.post(
+        "/articles/", json={"title": "Kept", "status": "published"}, headers=login(author)
+    ).json()
+    admin_headers = login(admin)
+    missing = api.delete(f"/users/{author.id}?reassign_to=999999", headers=admin_headers)
+    assert missing.status_code == 422
+    response = api.delete(f"/users/{author.id}?reassign_to={heir.id}", headers=admin_headers)
+    assert response.status_code == 204
+    article = api.get(f"/articles/{created['id']}").json()
+    assert article["author_id"] == heir.id and article["author"] == "Heir"
 
 
 def test_only_admins_delete_users_and_the_last_admin_stays(

@@ -1,0 +1,146 @@
+"""``/feed.xml``, ``/tags/{slug}/feed.xml`` and ``/sitemap.xml``: what feed readers and
+search engines fetch. RSS is built by feedgen; the sitemap is streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
+from feedgen.feed import FeedGenerator
+
+from cms.articles.models import Article, Tag
+from cms.db import Database
+from cms.deps import DatabaseDep, ReadSession, SettingsDep
+from cms.feeds import service
+
+router = APIRouter(tags=["site"])
+
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+XML_TYPE = "application/xml; charset=utf-8"
+# Readers and crawlers may keep a copy this long; a scheduled article shows up at most
+# this late.
+CACHE = "public, max-age=60"
+TagSlug = Annotated[str, Path(max_length=64, description="The tag's slug")]
+SitemapPage = Annotated[int, Path(ge=1, le=100_000)]
+
+
+def _site(request: Request, configured: str | None) -> str:
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def _article_url(site: str, article: Article) -> str:
+    return f"{site}/articles/slug/{article.slug}"
+
+
+def _rss(
+    site: str,
+    title: str,
+    feed_url: str,
+    articles: list[Article] | tuple[Article, ...],
+    tag: Tag | None,
+) -> bytes:
+    feed = FeedGenerator()
+    feed.load_extension("dc")
+    feed.title(title)
+    feed.link(href=f"{site}/articles/", rel="alternate")
+    feed.link(href=feed_url, rel="self")
+    feed.description(f"The newest articles{f' tagged {tag.name}' if tag else ''}")
+    feed.language("en")
+    for article in articles:
+        entry = feed.add_entry(order="append")
+        entry.title(article.title)
+        entry.link(href=_article_url(site, article))
+        entry.guid(_article_url(site, article), permalink=True)
+        entry.pubDate(article.published_at)
+        entry.dc.dc_creator(article.author.display_name)
+        # A short plain description for readers that show one, the whole HTML beside it.
+        entry.description(_summary(article.body) or article.title)
+        entry.content(article.body_html, type="CDATA")
+        for article_tag in article.tags:
+            entry.category(term=article_tag.name)
+    rss: bytes = feed.rss_str(pretty=False)
+    return rss
+
+
+def _summary(body: str, length: int = 280) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= length else text[: length - 1].rsplit(" ", 1)[0] + "…"
+
+
+@router.get("/feed.xml", response_class=Response, responses={200: {"content": {RSS_TYPE: {}}}})
+def feed(request: Request, session: ReadSession, settings: SettingsDep) -> Response:
+    """RSS 2.0 of the 20 newest published articles, with their rendered HTML."""
+    site = _site(request, settings.site_url)
+    articles, _ = service.newest_for_feed(session)
+    body = _rss(site, "Newest articles", f"{site}/feed.xml", list(articles), None)
+    return Response(body, media_type=RSS_TYPE, headers={"Cache-Control": CACHE})
+
+
+@router.get(
+    "/tags/{slug}/feed.xml", response_class=Response, responses={200: {"content": {RSS_TYPE: {}}}}
+)
+def tag_feed(
+    slug: TagSlug, request: Request, session: ReadSession, settings: SettingsDep
+) -> Response:
+    """The same, for one tag."""
+    site = _site(request, settings.site_url)
+    articles, tag = service.newest_for_feed(session, tag_slug=slug)
+    assert tag is not None
+    body = _rss(
+        site, f"Newest articles: {tag.name}", f"{site}/tags/{slug}/feed.xml", list(articles), tag
+    )
+    return Response(body, media_type=RSS_TYPE, headers={"Cache-Control": CACHE})
+
+
+@router.get("/sitemap.xml", response_class=Response, responses={200: {"content": {XML_TYPE: {}}}})
+def sitemap(request: Request, database: DatabaseDep, settings: SettingsDep) -> Response:
+    """Every published article with its ``lastmod``; past 50,000, an index of sitemaps."""
+    site = _site(request, settings.site_url)
+    with database.reading() as session:
+        pages = service.sitemap_pages(session)
+    if pages == 1:
+        return _urlset(database, site, 1)
+    entries = "".join(
+        f"<sitemap><loc>{escape(site)}/sitemap-{page}.xml</loc></sitemap>"
+        for page in range(1, pages + 1)
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"{entries}</sitemapindex>"
+    )
+    return Response(body, media_type=XML_TYPE, headers={"Cache-Control": CACHE})
+
+
+@router.get(
+    "/sitemap-{page}.xml", response_class=Response, responses={200: {"content": {XML_TYPE: {}}}}
+)
+def sitemap_page(
+    page: SitemapPage, request: Request, database: DatabaseDep, settings: SettingsDep
+) -> Response:
+    """One file of the sitemap index."""
+    site = _site(request, settings.site_url)
+    with database.reading() as session:
+        if page > service.sitemap_pages(session):
+            return Response(status_code=404)
+    return _urlset(database, site, page)
+
+
+def _urlset(database: Database, site: str, page: int) -> StreamingResponse:
+    def lines() -> Iterator[str]:
+        yield (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        )
+        with database.reading() as session:
+            for slug, updated_at in service.sitemap_entries(session, page):
+                yield (
+                    f"<url><loc>{escape(site)}/articles/slug/{escape(slug)}</loc>"
+                    f"<lastmod>{updated_at.strftime('%Y-%m-%dT%H:%M:%SZ')}</lastmod></url>"
+                )
+        yield "</urlset>"
+
+    return StreamingResponse(lines(), media_type=XML_TYPE, headers={"Cache-Control": CACHE})

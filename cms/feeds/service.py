@@ -1,0 +1,66 @@
+"""What the feeds and the sitemap list: visible articles only, at the moment of asking.
+
+A scheduled article appears by itself once its time comes (the same visibility rule as
+every read; no job has to run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from cms import permissions
+from cms.articles.models import Article, Tag, article_tags
+from cms.db import utcnow
+from cms.errors import NotFound
+
+FEED_SIZE = 20
+# sitemaps.org: at most 50,000 URLs per sitemap file; past that, an index of files.
+SITEMAP_URLS = 50_000
+
+
+def newest_for_feed(
+    session: Session, *, tag_slug: str | None = None
+) -> tuple[Sequence[Article], Tag | None]:
+    """The newest visible articles (of one tag), newest first."""
+    tag = None
+    stmt = select(Article).where(permissions.published_articles(utcnow()))
+    if tag_slug is not None:
+        tag = session.scalar(select(Tag).where(Tag.slug == tag_slug))
+        if tag is None:
+            raise NotFound("Tag not found")
+        stmt = stmt.where(
+            Article.id.in_(select(article_tags.c.article_id).where(article_tags.c.tag_id == tag.id))
+        )
+    articles = session.scalars(
+        stmt.order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(FEED_SIZE)
+        .options(selectinload(Article.author), selectinload(Article.tags))
+    ).all()
+    return articles, tag
+
+
+def sitemap_pages(session: Session) -> int:
+    """How many sitemap files the visible articles fill (at least one)."""
+    total = session.scalar(
+        select(func.count()).select_from(Article).where(permissions.published_articles(utcnow()))
+    )
+    return max(1, -(-int(total or 0) // SITEMAP_URLS))
+
+
+def sitemap_entries(session: Session, page: int) -> Iterator[tuple[str, datetime]]:
+    """``(slug, lastmod)`` of page ``page`` (from 1) of the visible articles, by id,
+    streamed from the database so memory stays flat."""
+    stmt = (
+        select(Article.slug, Article.updated_at)
+        .where(permissions.published_articles(utcnow()))
+        .order_by(Article.id)
+        .offset((page - 1) * SITEMAP_URLS)
+        .limit(SITEMAP_URLS)
+        .execution_options(stream_results=True, yield_per=2_000)
+    )
+    for row in session.execute(stmt):
+        yield row.slug, row.updated_at
