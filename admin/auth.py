@@ -180,6 +180,15 @@ class PolicyAuthorization(AuthorizationBackend):
             return _user_permission(user, action, obj)
         if identity == "article":
             return _article_permission(user, action, obj)
+        if identity == "audit-entry":
+            # The trail is read, never written, here.
+            return action in (Action.LIST, Action.DETAILS, Action.EXPORT) and (
+                permissions.can_read_audit(user)
+            )
+        if identity == "trashed-article":
+            return action in (Action.LIST, Action.DETAILS, "restore", "purge") and (
+                permissions.can_manage_trash(user)
+            )
         return False
 
 
@@ -204,6 +213,6 @@ def _article_permission(user: User | None, action: str, article: Any | None) -> 
         return article is None or permissions.can_view_article(user, article, utcnow())
     if action == Action.CREATE:
         return permissions.can_create_article(user)
-    if action in (Action.EDIT, Action.DELETE):
+    if action in (Action.EDIT, Action.DELETE, "publish", "unpublish"):
         return article is None or permissions.can_edit_article(user, article)
     return False

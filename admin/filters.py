@@ -62,3 +62,31 @@ def _author_id(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise HTTPException(400, "The author filter needs a user id.") from None
+
+
+class ValueFilter:
+    """Rows whose ``column`` equals ``?parameter=``; the choices are the values present
+    (for short vocabularies: actions, object types, names)."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+    default_value: Any = None
+    shown = 25
+
+    def __init__(self, column: Any, title: str, parameter_name: str) -> None:
+        self.column = column
+        self.title = title
+        self.parameter_name = parameter_name
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[AnySelect], Any]
+    ) -> list[tuple[str, str]]:
+        values = await run_query(
+            select(self.column).distinct().order_by(self.column).limit(self.shown)
+        )
+        return [(ALL, "All")] + [(str(value), str(value)) for value in values if value]
+
+    async def get_filtered_query(self, query: AnySelect, value: Any, model: Any) -> AnySelect:
+        if value in (None, "", ALL):
+            return query
+        return query.where(self.column == value)

@@ -4,6 +4,7 @@ field is checked by the rule the API and the services use (:mod:`cms.fields`).""
 import enum
 from typing import Any
 
+from markupsafe import Markup
 from pydantic import TypeAdapter, ValidationError
 from sqladmin.fields import SelectField
 from sqladmin.forms import ModelConverter, converts
@@ -11,6 +12,7 @@ from sqlalchemy.orm import ColumnProperty
 from wtforms import Field, Form
 from wtforms import ValidationError as FormValidationError
 from wtforms.fields.core import UnboundField
+from wtforms.widgets import html_params
 
 from cms.fields import sentence
 
@@ -66,3 +68,34 @@ class FollowsRule:
             self.adapter.validate_python(field.data)
         except ValidationError as exc:
             raise FormValidationError(sentence(self.field_name, exc)) from None
+
+
+class TagsWidget:
+    """A multiple select of the article's tags, each rendered ``selected`` in the page
+    itself: submitted as is without JavaScript, and turned by select2 (``tags`` mode)
+    into a box where new tags are typed in."""
+
+    def __call__(self, field: Field, **kwargs: Any) -> Markup:
+        kwargs.setdefault("id", field.id)
+        kwargs.setdefault("class", "form-control")
+        options = Markup("").join(
+            Markup('<option value="{}" selected>{}</option>').format(name, name)
+            for name in field.data or []
+        )
+        # html_params escapes every attribute value it is given.
+        attributes = Markup(html_params(name=field.name, **kwargs))  # noqa: S704
+        return Markup('<select multiple data-role="select2-tags" {}>{}</select>').format(
+            attributes, options
+        )
+
+
+class TagsField(Field):  # type: ignore[misc]
+    """Tag names, as many as chosen or typed; cleaned by the service's rule."""
+
+    widget = TagsWidget()
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = list(valuelist)
+
+    def process_data(self, value: Any) -> None:
+        self.data = list(value or [])

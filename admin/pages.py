@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqladmin.authentication import login_required
-from sqladmin.authorization import Action
 from sqladmin.flash import Flash
 from sqladmin.helpers import get_object_identifier
 from sqlalchemy.exc import OperationalError
@@ -23,6 +22,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from wtforms import Form, PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from admin.actions import RowAction
 from admin.auth import (
     UNAVAILABLE,
     StaffAuthentication,
@@ -37,6 +37,7 @@ from cms.fields import Name, Password
 from cms.users import service as users
 from cms.users.changes import AccountChanges
 from cms.users.models import User
+from cms.users.service import articles_of
 
 if TYPE_CHECKING:
     from sqladmin import Admin
@@ -201,57 +202,67 @@ class Pages:
 
         return await view.run_as_actor(request, update)
 
-    # Confirmations that name their rows, and the POST that acts
+    # Actions on chosen rows: a page that names them, then the POST that acts
 
     @login_required
-    async def confirm_delete(self, request: Request) -> Response:
+    async def confirm(self, request: Request) -> Response:
         view = self._view(request.path_params["identity"])
+        action = view.row_action(request.query_params.get("action", ""))
         chosen = [request.query_params.get("pks", ""), *request.query_params.getlist("pk")]
-        rows = await self._rows_for(request, view, Action.DELETE, ",".join(chosen))
+        rows = await self._rows_for(request, view, action.permission, ",".join(chosen))
         return await self.render(
             request,
             "cms/confirm.html",
             {
                 "model_view": view,
+                "action": action,
                 "rows": rows[:CONFIRM_LISTED],
                 "more": max(0, len(rows) - CONFIRM_LISTED),
                 "pks": ",".join(str(get_object_identifier(row)) for row in rows),
-                "action_label": "Delete",
-                "action_url": str(
-                    request.url_for("admin:delete-confirmed", identity=view.identity)
-                ),
-                "question": f"Delete {_count(len(rows), view.row_noun)}? This cannot be undone.",
+                "question": action.ask(len(rows), view.row_noun),
+                "extra": await self._confirmation_extras(view, action, rows),
             },
         )
 
+    async def _confirmation_extras(
+        self, view: ServiceModelView, action: RowAction, rows: list[Any]
+    ) -> dict[str, Any]:
+        """What a choice on the confirmation page needs to be made knowingly."""
+        if action.choices_template != "cms/choices/user_articles.html":
+            return {}
+        with view.session_maker() as session:
+            written = {row.id: articles_of(session, row.id) for row in rows}
+        return {"written": written, "total": sum(written.values())}
+
     @login_required
-    async def delete(self, request: Request) -> Response:
+    async def act(self, request: Request) -> Response:
         view = self._view(request.path_params["identity"])
+        action = view.row_action(request.path_params["action"])
         form = await request.form()
         pks = form.get("pks")
         rows = await self._rows_for(
-            request, view, Action.DELETE, pks if isinstance(pks, str) else None
+            request, view, action.permission, pks if isinstance(pks, str) else None
         )
-        deleted: list[str] = []
+        choices = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+        ids = [int(get_object_identifier(row)) for row in rows]
+        names = [view.row_label(row) for row in rows]
+
+        def perform(uow: Any) -> None:
+            for pk in ids:
+                action.perform(uow, pk, choices)
+
         try:
-            for row in rows:
-                await view.delete_model(request, get_object_identifier(row))
-                deleted.append(view.row_label(row))
+            await view.run_as_actor(request, perform)
         except AdminError as exc:
-            Flash.error(request, str(exc))
-        if deleted:
-            Flash.success(
-                request,
-                "Deleted "
-                + ", ".join(deleted[:5])
-                + (f" and {len(deleted) - 5} more." if len(deleted) > 5 else "."),
-            )
+            Flash.error(request, f"Nothing was changed: {exc}")
+        else:
+            Flash.success(request, action.report(names))
         return RedirectResponse(str(request.url_for("admin:list", identity=view.identity)), 302)
 
     async def _rows_for(
-        self, request: Request, view: ServiceModelView, action: str, pks: str | None
+        self, request: Request, view: ServiceModelView, permission: str, pks: str | None
     ) -> list[Any]:
-        """The rows named by ``pks`` that exist, each permission-checked for ``action``."""
+        """The rows named by ``pks`` that exist, each checked for ``permission``."""
         if not view.is_accessible(request):
             raise HTTPException(403)
         identifiers = [pk for pk in (pks or "").split(",") if pk.strip()]
@@ -263,7 +274,7 @@ class Pages:
             row = await view.get_object_for_details(request)
             if row is None:
                 raise HTTPException(404, "One of the chosen rows no longer exists.")
-            if not view.has_permission(request, action, row):
+            if not view.has_permission(request, permission, row):
                 raise HTTPException(403, f"You may not do that to {view.row_label(row)}.")
             rows.append(row)
         return rows

@@ -16,10 +16,11 @@ from starlette.staticfiles import StaticFiles
 
 from admin.auth import UNAVAILABLE, PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import csrf_token
+from admin.editorial import EditorialPages
 from admin.pages import Pages
-from admin.views import AdminError, ArticleAdmin, UserAdmin
+from admin.views import AdminError, ArticleAdmin, AuditAdmin, TrashAdmin, UserAdmin
 from cms.config import Settings
-from cms.db import Database
+from cms.db import Database, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def install_back_office(app: FastAPI) -> Admin:
     # The back office's own Starlette app carries them for its views (request.app there).
     admin.admin.state.database = database
     admin.admin.state.settings = settings
-    for view in (ArticleAdmin, UserAdmin):
+    for view in (ArticleAdmin, UserAdmin, TrashAdmin, AuditAdmin):
         # SQLAdmin configures the class it is given (its session factory, templates):
         # each application gets subclasses of its own, so two apps in one process (as in
         # the tests) never share a database by accident.
@@ -66,26 +67,27 @@ def install_back_office(app: FastAPI) -> Admin:
 
 def _add_pages(admin: Admin, pages: Pages) -> None:
     """Our pages first; SQLAdmin's login, logout and export are replaced by ours."""
-    replaced = {"login", "logout", "export"}
+    replaced = {"login", "logout", "export", "index"}
+    editorial = EditorialPages(pages)
     ours: list[BaseRoute] = [
+        Route("/", editorial.dashboard, methods=["GET"], name="index"),
+        Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
+        Route("/article/{pk}/history", editorial.history, methods=["GET"], name="history"),
+        Route("/article/{pk}/history/{number}", editorial.compare, methods=["GET"], name="compare"),
+        Route(
+            "/article/{pk}/history/{number}/restore",
+            editorial.restore,
+            methods=["POST"],
+            name="restore",
+        ),
         Mount("/cms-statics", app=StaticFiles(directory=HERE / "statics"), name="cms-statics"),
         Route("/login", pages.login, methods=["GET", "POST"], name="login"),
         Route("/logout", pages.logout, methods=["GET", "POST"], name="logout"),
         Route("/account", pages.account, methods=["GET", "POST"], name="account"),
         Route("/account/password", pages.change_password, methods=["POST"], name="password"),
         Route("/{identity}/export/{export_type}", pages.export, methods=["GET"], name="export"),
-        Route(
-            "/{identity}/confirm-delete",
-            pages.confirm_delete,
-            methods=["GET"],
-            name="confirm-delete",
-        ),
-        Route(
-            "/{identity}/delete-confirmed",
-            pages.delete,
-            methods=["POST"],
-            name="delete-confirmed",
-        ),
+        Route("/{identity}/confirm", pages.confirm, methods=["GET"], name="confirm"),
+        Route("/{identity}/act/{action}", pages.act, methods=["POST"], name="act"),
     ]
     kept = [
         route for route in admin.admin.router.routes if getattr(route, "name", None) not in replaced
@@ -97,6 +99,7 @@ def _template_helpers(admin: Admin) -> None:
     env = admin.templates.env
     env.globals["csrf_token"] = csrf_token
     env.globals["current_user"] = current_user
+    env.globals["now"] = utcnow
     # Links in pages are paths: never built from whatever Host header a request carried.
     env.globals["url_for"] = _path_for
 

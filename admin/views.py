@@ -4,7 +4,7 @@ of work, so the admin obeys exactly the rules the REST API does."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -20,16 +20,20 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from wtforms import Form, PasswordField, StringField
+from starlette.responses import RedirectResponse
+from wtforms import Form, HiddenField, PasswordField, StringField
 from wtforms.validators import Optional
 
+from admin.actions import Choices, RowAction
 from admin.auth import admin_origin, current_user
-from admin.filters import AuthorFilter
-from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, choice_label
+from admin.filters import AuthorFilter, ValueFilter
+from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
 from cms.articles import service as articles
 from cms.articles.changes import ArticleChanges, ArticleDraft
-from cms.articles.models import Article, ArticleStatus
+from cms.articles.models import TRASH_DAYS, Article, ArticleStatus, TrashedArticle
+from cms.audit import service as audit
+from cms.audit.models import AuditEntry
 from cms.changes import UNSET
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
@@ -81,6 +85,19 @@ class ServiceModelView(ModelView):
     use_pretty_export: ClassVar[bool] = True
     # What the confirmations and messages call one row.
     row_noun: ClassVar[str] = "item"
+    # What can be done to chosen rows from the list (each asked, then POSTed).
+    row_actions: ClassVar[list[RowAction]] = []
+
+    def row_action(self, name: str) -> RowAction:
+        for action in self.row_actions:
+            if action.name == name:
+                return action
+        raise HTTPException(404, "No such action here.")
+
+    def _can_delete_any(self, request: Request) -> bool:
+        return bool(self.row_actions) and any(
+            self.has_permission(request, action.permission) for action in self.row_actions
+        )
 
     def row_label(self, row: Any) -> str:
         """How confirmations and messages name ``row``."""
@@ -236,6 +253,47 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def clipped(text: str) -> Markup:
+    """Text cut to its column with an ellipsis; the whole of it in the tooltip."""
+    return Markup('<span class="cms-clip" title="{}">{}</span>').format(text, text)
+
+
+PUBLISH_NOW = "Publish now"
+SCHEDULE = "Schedule"
+UNPUBLISH = "Unpublish"
+
+
+def _status_message(article: Article) -> str:
+    if article.status is ArticleStatus.DRAFT:
+        return f"Unpublished “{article.title}”: it is a draft again."
+    assert article.published_at is not None
+    if article.published_at > utcnow():
+        return f"Scheduled “{article.title}” for {format_time(article.published_at)}."
+    return f"Published “{article.title}”."
+
+
+def _changed_since_opened(
+    request: Request, uow: UnitOfWork, article: Article, opened: int
+) -> AdminError:
+    """The refusal of a save over a newer one: who saved it, when, and what changed."""
+    conflict = articles.changes_since(uow.session, article_id=article.id, version=opened)
+    request.state.conflict = conflict
+    fields = ", ".join(conflict.fields) or "nothing you can see"
+    return AdminError(
+        f"Changed by {conflict.saved_by} at {format_time(conflict.saved_at)} since you opened "
+        f"it ({fields}). Your edits are still in the form below: copy what you need, then "
+        "reload the page to edit their version."
+    )
+
+
+def _public_url(request: Request, article: Article) -> str | None:
+    """Where readers find the article, when they can (it is published and due)."""
+    if not article.is_visible_at(utcnow()):
+        return None
+    site = request.app.state.settings.site_url or ""
+    return f"{site.rstrip('/')}/articles/slug/{article.slug}"
+
+
 def status_badge(article: Article) -> Markup:
     """Draft, Scheduled (published, but its time has not come) or Published."""
     now = utcnow()
@@ -365,8 +423,33 @@ class UserAdmin(ServiceModelView, model=User):
         Flash.success(request, f"Saved {self.row_label(user)}.")
         return user
 
-    async def delete_model(self, request: Request, pk: Any) -> None:
-        await self.run_as_actor(request, lambda uow: users.delete_user(uow, user_id=int(pk)))
+    row_actions: ClassVar[list[RowAction]] = [
+        RowAction(
+            name="delete",
+            label="Delete",
+            question="Delete {rows}? This cannot be undone.",
+            done="Deleted {names}.",
+            permission="delete",
+            perform=lambda uow, pk, choices: users.delete_user(
+                uow, user_id=pk, **_articles_choice(uow, choices)
+            ),
+            danger=True,
+            choices_template="cms/choices/user_articles.html",
+        )
+    ]
+
+
+def _articles_choice(uow: UnitOfWork, choices: Choices) -> dict[str, Any]:
+    """What the user-deletion page chose to do with the users' articles."""
+    if choices.get("articles") == "delete":
+        return {"articles": "delete"}
+    email = (choices.get("reassign_to") or "").strip()
+    if not email:
+        return {}
+    heir = users.get_user_by_email(uow.session, email)
+    if heir is None:
+        raise AdminError(f"No user with the email {email!r} to give the articles to")
+    return {"reassign_to": heir.id}
 
 
 class ArticleAdmin(ServiceModelView, model=Article):
@@ -418,9 +501,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
     }
     column_formatters: ClassVar = {
         Article.status: lambda m, a: status_badge(m),
-        Article.author: lambda m, a: Markup('<span class="cms-clip" title="{}">{}</span>').format(
-            m.author.display_name, m.author.display_name
-        ),
+        Article.author: lambda m, a: clipped(m.author.display_name),
         Article.title: lambda m, a: Markup('<span class="cms-title" title="{}">{}</span>').format(
             m.title, m.title
         ),
@@ -479,6 +560,47 @@ class ArticleAdmin(ServiceModelView, model=Article):
         "author": {"fields": ("email", "name"), "order_by": "email", "page_size": 20}
     }
 
+    edit_template = "cms/article_edit.html"
+    create_template = "cms/article_create.html"
+    row_actions: ClassVar[list[RowAction]] = [
+        RowAction(
+            name="publish",
+            label="Publish",
+            question="Publish {rows} now?",
+            done="Published {names}.",
+            permission="publish",
+            perform=lambda uow, pk, _choices: articles.update_article(
+                uow,
+                article_id=pk,
+                changes=ArticleChanges(status=ArticleStatus.PUBLISHED),
+                action="publish",
+            ),
+        ),
+        RowAction(
+            name="unpublish",
+            label="Unpublish",
+            question="Unpublish {rows}? They become drafts, gone from the public site.",
+            done="Unpublished {names}.",
+            permission="unpublish",
+            perform=lambda uow, pk, _choices: articles.update_article(
+                uow,
+                article_id=pk,
+                changes=ArticleChanges(status=ArticleStatus.DRAFT),
+                action="unpublish",
+            ),
+        ),
+        RowAction(
+            name="delete",
+            label="Delete",
+            question=f"Delete {{rows}}? An admin can restore them from the trash for "
+            f"{TRASH_DAYS} days.",
+            done="Moved to the trash: {names}.",
+            permission="delete",
+            perform=lambda uow, pk, _choices: articles.delete_article(uow, article_id=pk),
+            danger=True,
+        ),
+    ]
+
     def row_label(self, row: Any) -> str:
         return f"“{row.title}”"
 
@@ -493,10 +615,32 @@ class ArticleAdmin(ServiceModelView, model=Article):
                 description="The article's address. Leave blank to make one from the title.",
                 render_kw={"class": "form-control"},
             )
-            # WTForms orders fields by creation: keep slug where the model declares it.
+            tags = TagsField(
+                "Tags",
+                description="Choose tags or type new ones; case and spacing do not matter.",
+            )
+            # The version the form was opened at: a save refuses to overwrite a newer one.
+            expected_version = HiddenField()
+            # WTForms orders fields by creation: keep them where they belong.
             slug.creation_counter = base.slug.creation_counter
+            tags.creation_counter = base.body.creation_counter
 
         return ArticleForm
+
+    def form_edit_query(self, request: Request) -> Select[Any]:
+        return super().form_edit_query(request).options(selectinload(Article.tags))
+
+    async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
+        data = await super().get_form_data_for_edit(obj)
+        data["tags"] = sorted(tag.name for tag in obj.tags)
+        data["expected_version"] = obj.version
+        return data
+
+    async def get_object_for_edit(self, request: Request) -> Any:
+        article = await super().get_object_for_edit(request)
+        if article is not None:
+            request.state.view_on_site = _public_url(request, article)
+        return article
 
     def list_query(self, request: Request) -> Select[Any]:
         return select(Article).where(permissions.visible_articles(current_user(request), utcnow()))
@@ -515,6 +659,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
             slug=data.get("slug") or None,
             status=ArticleStatus(data.get("status") or ArticleStatus.DRAFT),
             published_at=_as_utc(data.get("published_at")),
+            tags=tuple(data.get("tags") or ()),
         )
         author_id = _chosen_author(data)
         article = await self.run_as_actor(
@@ -524,28 +669,205 @@ class ArticleAdmin(ServiceModelView, model=Article):
         return article
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        button = (await request.form()).get("save")
+        expected = data.get("expected_version")
+
         def update(uow: UnitOfWork) -> Article:
             article = articles.get_article_for_change(uow, int(pk))
+            if expected and str(article.version) != str(expected):
+                raise _changed_since_opened(request, uow, article, int(expected))
             # The form shows whole seconds: an untouched time must keep its microseconds.
             published_at = _as_utc(data.get("published_at"))
             stored = article.published_at
             unchanged_time = published_at == (stored.replace(microsecond=0) if stored else None)
+            status = ArticleStatus(data.get("status") or article.status)
+            when = stored if unchanged_time else published_at
+            if button == PUBLISH_NOW:
+                status = ArticleStatus.PUBLISHED
+                if when is not None and when > utcnow():
+                    when = None  # now, not at the future time the form holds
+            elif button == SCHEDULE:
+                if when is None or when <= utcnow():
+                    raise AdminError("Schedule: set “Published at” to a time in the future first")
+                status = ArticleStatus.PUBLISHED
+            elif button == UNPUBLISH:
+                status = ArticleStatus.DRAFT
             author_id = _chosen_author(data)
             changes = ArticleChanges(
                 title=data.get("title") or "",
                 body=data.get("body") or "",
-                status=ArticleStatus(data.get("status") or article.status),
+                status=status,
                 slug=data.get("slug") or article.slug,
-                published_at=stored if unchanged_time else published_at,
+                published_at=when,
+                tags=tuple(data.get("tags") or ()),
                 author_id=article.author_id if author_id is None else author_id,
             )
             return articles.update_article(uow, article_id=article.id, changes=changes)
 
         article = await self.run_as_actor(request, update)
-        Flash.success(request, f"Saved {self.row_label(article)}.")
+        if button in (PUBLISH_NOW, SCHEDULE, UNPUBLISH):
+            Flash.success(request, _status_message(article))
+            # Back to the article: the editor keeps working on it.
+            request.state._sqladmin_after_change_response = RedirectResponse(
+                str(request.url_for("admin:edit", identity=self.identity, pk=article.id).path),
+                status_code=302,
+            )
+        else:
+            Flash.success(request, f"Saved {self.row_label(article)}.")
         return article
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         await self.run_as_actor(
             request, lambda uow: articles.delete_article(uow, article_id=int(pk))
         )
+
+
+class AuditAdmin(ServiceModelView, model=AuditEntry):
+    """The audit trail: read-only, for admins. Nothing here can be edited or deleted."""
+
+    name = "Audit entry"
+    name_plural = "Audit trail"
+    icon = "fa-solid fa-list-check"
+    row_noun = "entry"
+    can_create = False
+    can_edit = False
+    can_delete = False
+
+    column_list: ClassVar = [
+        AuditEntry.at,
+        AuditEntry.actor_name,
+        AuditEntry.action,
+        AuditEntry.object_type,
+        AuditEntry.object_repr,
+        AuditEntry.changes,
+    ]
+    column_details_list: ClassVar = [
+        AuditEntry.at,
+        AuditEntry.actor_name,
+        AuditEntry.actor_id,
+        AuditEntry.action,
+        AuditEntry.object_type,
+        AuditEntry.object_id,
+        AuditEntry.object_repr,
+        AuditEntry.changes,
+        AuditEntry.surface,
+        AuditEntry.address,
+        AuditEntry.request_id,
+    ]
+    column_export_list: ClassVar = column_details_list
+    column_labels: ClassVar = {
+        AuditEntry.at: "When",
+        AuditEntry.actor_name: "Who",
+        AuditEntry.actor_id: "Who (user id)",
+        AuditEntry.action: "Did",
+        AuditEntry.object_type: "To a",
+        AuditEntry.object_id: "Object id",
+        AuditEntry.object_repr: "Object",
+        AuditEntry.changes: "Changes",
+        AuditEntry.surface: "Through",
+        AuditEntry.address: "From address",
+        AuditEntry.request_id: "Request id",
+    }
+    column_formatters: ClassVar = {
+        AuditEntry.changes: lambda m, a: Markup(
+            '<span class="cms-clip" title="{}">{}</span>'
+        ).format(m.changes, m.changes),
+        AuditEntry.object_repr: lambda m, a: Markup(
+            '<span class="cms-clip" title="{}">{}</span>'
+        ).format(m.object_repr, m.object_repr),
+    }
+    column_searchable_list: ClassVar = [AuditEntry.object_repr, AuditEntry.actor_name]
+    column_sortable_list: ClassVar = [AuditEntry.at]
+    column_default_sort: ClassVar = [(AuditEntry.at, True)]
+    column_filters: ClassVar = [
+        ValueFilter(AuditEntry.action, "Action", "action"),
+        ValueFilter(AuditEntry.object_type, "Object type", "object_type"),
+        ValueFilter(AuditEntry.actor_name, "Who", "actor"),
+    ]
+
+    def row_label(self, row: Any) -> str:
+        return f"{row.actor_name} {row.action} {row.object_type} {row.object_repr}"
+
+    def list_query(self, request: Request) -> Select[Any]:
+        query: Select[Any] = audit.entries_query(
+            current_user(request),
+            object_id=_int_param(request, "object_id"),
+            actor_id=_int_param(request, "actor_id"),
+        )
+        return query.order_by(None)
+
+    def details_query(self, request: Request) -> Select[Any]:
+        audit.entries_query(current_user(request))  # admins only
+        return super().details_query(request)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a number.") from None
+
+
+class TrashAdmin(ServiceModelView, model=TrashedArticle):
+    """Deleted articles, restorable for 30 days (admins)."""
+
+    name = "Deleted article"
+    name_plural = "Trash"
+    icon = "fa-solid fa-trash-can"
+    row_noun = "deleted article"
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_export = False
+
+    column_list: ClassVar = [
+        TrashedArticle.title,
+        TrashedArticle.deleted_at,
+        TrashedArticle.deleted_by_name,
+    ]
+    column_details_list: ClassVar = [
+        TrashedArticle.id,
+        TrashedArticle.title,
+        TrashedArticle.author_id,
+        TrashedArticle.deleted_at,
+        TrashedArticle.deleted_by_name,
+    ]
+    column_labels: ClassVar = {
+        TrashedArticle.id: "ID",
+        TrashedArticle.title: "Title",
+        TrashedArticle.author_id: "Author (user id)",
+        TrashedArticle.deleted_at: "Deleted",
+        TrashedArticle.deleted_by_name: "Deleted by",
+    }
+    column_searchable_list: ClassVar = [TrashedArticle.title]
+    column_sortable_list: ClassVar = [TrashedArticle.deleted_at, TrashedArticle.title]
+    column_default_sort: ClassVar = [(TrashedArticle.deleted_at, True)]
+    row_actions: ClassVar[list[RowAction]] = [
+        RowAction(
+            name="restore",
+            label="Restore",
+            question="Restore {rows}? Each comes back under its old address when it is free.",
+            done="Restored {names}.",
+            permission="restore",
+            perform=lambda uow, pk, _choices: articles.restore_from_trash(uow, article_id=pk),
+        ),
+        RowAction(
+            name="purge",
+            label="Delete for good",
+            question="Delete {rows} for good, with their history? This cannot be undone.",
+            done="Deleted for good: {names}.",
+            permission="purge",
+            perform=lambda uow, pk, _choices: articles.purge_from_trash(uow, article_id=pk),
+            danger=True,
+        ),
+    ]
+
+    def row_label(self, row: Any) -> str:
+        return f"“{row.title}”"
+
+    def list_query(self, request: Request) -> Select[Any]:
+        cutoff = utcnow() - timedelta(days=TRASH_DAYS)
+        return select(TrashedArticle).where(TrashedArticle.deleted_at >= cutoff)

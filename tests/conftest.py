@@ -27,6 +27,7 @@ from cms.articles.rendering import render_markdown
 from cms.articles.slugs import slug_from_title
 from cms.config import Settings
 from cms.db import Base, Database
+from cms.demo import first_revisions
 from cms.roles import Role
 from cms.users.models import User
 
@@ -259,6 +260,9 @@ def make_article(database: Database) -> ArticleFactory:
         )
         with database.transaction() as session:
             session.add(article)
+            session.flush()
+            # As if saved through the CMS: every article has a history from revision 1.
+            session.execute(first_revisions(Article.id == article.id))
         return article
 
     return factory

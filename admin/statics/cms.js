@@ -23,3 +23,45 @@
     }
   });
 })();
+
+// The live preview: the body, rendered and sanitized by the server (the same code a save
+// runs), shown beside the form a moment after typing stops.
+(function () {
+  "use strict";
+  var panel = document.querySelector(".cms-preview");
+  var body = document.getElementById("body");
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (!panel || !body || !meta) { return; }
+  var target = panel.querySelector(".cms-preview-body");
+  var state = panel.querySelector(".cms-preview-state");
+  var timer = null;
+  var sent = 0;
+
+  function render() {
+    var ticket = ++sent;
+    var data = new URLSearchParams();
+    data.set("body", body.value);
+    fetch(panel.getAttribute("data-preview-url"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": meta.getAttribute("content") },
+      body: data
+    }).then(function (response) {
+      return response.json().then(function (json) { return [response.ok, json]; });
+    }).then(function (result) {
+      if (ticket !== sent) { return; }  // a newer preview is on its way
+      if (result[0]) {
+        target.innerHTML = result[1].html;  // sanitized by the server
+        state.textContent = "As readers will see it.";
+      } else {
+        state.textContent = result[1].error || "This body cannot be saved as it is.";
+      }
+    }).catch(function () { state.textContent = "Preview unavailable right now."; });
+  }
+
+  body.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(render, 400);
+  });
+  if (body.value) { render(); }
+})();

@@ -217,6 +217,46 @@ def get_revision(
     return revision
 
 
+@dataclass(frozen=True)
+class ChangedSince:
+    """What happened to an article after some version of it was read."""
+
+    saved_by: str
+    saved_at: datetime
+    fields: list[str]
+    # The revision that was read (None if that version has no revision).
+    opened: int | None
+    current: int
+
+
+def changes_since(session: Session, *, article_id: int, version: int) -> ChangedSince:
+    """Who saved the article last, when, and which fields differ from ``version``."""
+    latest = session.scalars(
+        select(ArticleRevision)
+        .where(ArticleRevision.article_id == article_id)
+        .order_by(ArticleRevision.number.desc())
+        .limit(1)
+    ).one()
+    opened = session.scalars(
+        select(ArticleRevision)
+        .where(ArticleRevision.article_id == article_id, ArticleRevision.version <= version)
+        .order_by(ArticleRevision.number.desc())
+        .limit(1)
+    ).first()
+    fields = [
+        field
+        for field in ("title", "slug", "body", "status", "published_at", "tags")
+        if opened is None or getattr(opened, field) != getattr(latest, field)
+    ]
+    return ChangedSince(
+        saved_by=latest.saved_by_name,
+        saved_at=latest.saved_at,
+        fields=fields,
+        opened=opened.number if opened is not None else None,
+        current=latest.number,
+    )
+
+
 def revision_tags(revision: ArticleRevision) -> list[str]:
     names: list[str] = json.loads(revision.tags)
     return names

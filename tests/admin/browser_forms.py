@@ -37,6 +37,7 @@ class _FormParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.forms: list[ShownForm] = []
         self._select: tuple[str, list[tuple[str, bool]]] | None = None
+        self._multiple = False
         self._option_value: str | None = None
         self._option_text: list[str] = []
         self._option_selected = False
@@ -59,6 +60,7 @@ class _FormParser(HTMLParser):
                 form.fields.append((a["name"], a.get("value", "")))
         elif tag == "select" and "name" in a:
             self._select = (a["name"], [])
+            self._multiple = "multiple" in a
             if a.get("data-role") == "select2-ajax" and a.get("data-json"):
                 # What the page's script does on load: the stored choice becomes the
                 # selected option (SQLAdmin renders it as JSON for select2).
@@ -88,9 +90,11 @@ class _FormParser(HTMLParser):
         elif tag == "select" and self._select is not None and self.forms:
             name, options = self._select
             chosen = [value for value, selected in options if selected]
+            if self._multiple:
+                self.forms[-1].fields.extend((name, value) for value in chosen)
             # A browser submits the first option when none is marked selected: exactly
             # the behaviour that once unpublished articles on an unchanged save.
-            if chosen or options:
+            elif chosen or options:
                 self.forms[-1].fields.append((name, chosen[0] if chosen else options[0][0]))
             self.forms[-1].options[name] = [value for value, _ in options]
             self._select = None

@@ -193,11 +193,11 @@ def test_an_editor_writes_edits_publishes_and_deletes_an_article(
     assert published.published_at is not None and published.author_id == author.id
     assert published.body_html == "<p>Hello <strong>brave</strong> world</p>\n"
 
-    page.click(f"a[href*='confirm-delete?pks={article.id}']")
+    page.click(f"a[href*='action=delete&pks={article.id}']")
     expect(page.locator("body")).to_contain_text("“Written in a real browser”")
     with page.expect_navigation():
         page.click("button.btn-danger")
-    expect(page.locator("body")).to_contain_text("Deleted “Written in a real browser”.")
+    expect(page.locator("body")).to_contain_text("Moved to the trash: “Written in a real browser”.")
     with database.sessionmaker() as session:
         assert session.get(Article, article.id) is None
 
@@ -307,3 +307,59 @@ def test_the_article_list_fits_a_1366_pixel_screen(
     table = page.locator(".table-responsive")
     assert table.evaluate("element => element.scrollWidth <= element.clientWidth")
     expect(page.locator("th", has_text="Last changed")).to_be_in_viewport()
+
+
+# Two editors, one article
+
+
+def test_two_browsers_editing_one_article_lose_nothing(
+    chromium: Browser,
+    site: str,
+    make_user: UserFactory,
+    make_article: ArticleFactory,
+    database: Database,
+) -> None:
+    ann, bob = make_user(role=Role.EDITOR, name="Ann"), make_user(role=Role.EDITOR, name="Bob")
+    article = make_article(author=ann, title="Contested", body="Original words")
+    contexts = [chromium.new_context(base_url=site) for _ in range(2)]
+    try:
+        first, second = (context.new_page() for context in contexts)
+        for page, user in ((first, ann), (second, bob)):
+            page.set_default_timeout(15_000)
+            sign_in(page, user.email)
+            page.goto(f"/admin/article/edit/{article.id}")
+        first.fill("#body", "Ann's words")
+        save(first)
+        second.fill("#body", "Bob's words")
+        save(second)
+        expect(second.locator(".alert-danger")).to_contain_text("Changed by Ann at")
+        # Bob's words are still in his form, to copy; Ann's are what is stored.
+        assert second.input_value("#body") == "Bob's words"
+        second.click("text=See what changed since you opened it")
+        expect(second.locator(".cms-diff").first).to_be_visible()
+    finally:
+        for context in contexts:
+            context.close()
+    with database.sessionmaker() as session:
+        stored = session.get(Article, article.id)
+    assert stored is not None and stored.body == "Ann's words" and stored.version == 2
+
+
+def test_the_preview_and_the_tag_box_work_in_the_browser(
+    page: Page, make_user: UserFactory, database: Database
+) -> None:
+    sign_in(page, make_user(role=Role.EDITOR).email)
+    page.goto("/admin/article/create")
+    page.fill("#title", "Previewed")
+    page.fill("#body", "Some **bold** words <script>alert(1)</script>")
+    preview = page.locator(".cms-preview-body strong")
+    expect(preview).to_have_text("bold")
+    assert page.locator(".cms-preview-body script").count() == 0
+    page.click("#tags + .select2 .select2-selection")
+    page.keyboard.type("Brand New Tag")
+    page.keyboard.press("Enter")
+    save(page)
+    with database.sessionmaker() as session:
+        article = session.scalar(select(Article))
+        assert article is not None
+        assert [tag.name for tag in article.tags] == ["Brand New Tag"]

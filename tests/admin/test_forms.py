@@ -326,7 +326,7 @@ def test_editors_read_users_but_change_nobody(
     for target in (author, editor):
         assert browser.get(f"/admin/user/edit/{target.id}").status_code == 403
     assert browser.get("/admin/user/create").status_code == 403
-    assert browser.get(f"/admin/user/confirm-delete?pks={author.id}").status_code == 403
+    assert browser.get(f"/admin/user/confirm?action=delete&pks={author.id}").status_code == 403
     assert stored(database, User, author.id).role is Role.AUTHOR
 
 
@@ -391,16 +391,16 @@ def test_deleting_asks_by_title_then_deletes(
     doomed = make_article(author=editor, title="Doomed piece")
     kept = make_article(author=editor, title="Kept piece")
     signed_in(browser, editor)
-    confirmation = browser.get(f"/admin/article/confirm-delete?pks={doomed.id}")
+    confirmation = browser.get(f"/admin/article/confirm?action=delete&pks={doomed.id}")
     assert confirmation.status_code == 200
     assert "Delete 1 article?" in confirmation.text and "“Doomed piece”" in confirmation.text
     assert stored(database, Article, doomed.id) is not None  # asking changed nothing
-    form = form_on(confirmation, "delete-confirmed")
+    form = form_on(confirmation, "/act/delete")
     response = post_form(browser, form.action, form.fields)
     assert response.status_code == 302
     assert stored(database, Article, doomed.id) is None
     assert stored(database, Article, kept.id) is not None
-    assert "Deleted “Doomed piece”." in browser.get(response.headers["location"]).text
+    assert "Moved to the trash: “Doomed piece”." in browser.get(response.headers["location"]).text
 
 
 def test_bulk_delete_from_the_list_names_every_chosen_row(
@@ -411,12 +411,18 @@ def test_bulk_delete_from_the_list_names_every_chosen_row(
     second = make_article(author=editor, title="Second to go")
     signed_in(browser, editor)
     listing = browser.get("/admin/article/list")
-    form = form_on(listing, "confirm-delete")
+    form = form_on(listing, "/confirm")
     assert form.method.lower() == "get"
-    confirmation = browser.get(form.action, params=[("pk", str(first.id)), ("pk", str(second.id))])
+    assert form.options["action"] == ["publish", "unpublish", "delete"]
+    chosen: list[tuple[str, str | int | float | bool | None]] = [
+        ("action", "delete"),
+        ("pk", first.id),
+        ("pk", second.id),
+    ]
+    confirmation = browser.get(form.action, params=chosen)
     assert "Delete 2 articles?" in confirmation.text
     assert "“First to go”" in confirmation.text and "“Second to go”" in confirmation.text
-    confirm = form_on(confirmation, "delete-confirmed")
+    confirm = form_on(confirmation, "/act/delete")
     assert post_form(browser, confirm.action, confirm.fields).status_code == 302
     assert stored(database, Article, first.id) is None
     assert stored(database, Article, second.id) is None
@@ -430,7 +436,7 @@ def test_an_author_cannot_be_deleted_through_a_confirmation_they_may_not_see(
     token_page = browser.get("/admin/account")
     form = form_on(token_page, "/admin/account")
     response = browser.post(
-        "/admin/user/delete-confirmed", data={"pks": str(author.id), **dict(form.fields)}
+        "/admin/user/act/delete", data={"pks": str(author.id), **dict(form.fields)}
     )
     assert response.status_code == 403
     assert stored(database, User, author.id) is not None
