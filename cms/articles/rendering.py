@@ -51,8 +51,8 @@ _URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
 _MARKDOWN: Final = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
 
 TOO_LARGE = (
-    "Body renders to more than 4 MiB of HTML (a link or table repeated thousands of "
-    "times?); shorten it"
+    "Body renders to more than 4 MiB of HTML (quotes or lists nested thousands deep, or a "
+    "link or table repeated thousands of times?); shorten it"
 )
 TOO_DEEP = (
     f"Body nests more than {MAX_NESTING} levels deep (quotes, lists and HTML elements "
