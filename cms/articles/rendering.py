@@ -48,6 +48,8 @@ ALLOWED_TAGS: Final = frozenset(
     }
 )  # fmt: skip
 _URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
+# pulldown-cmark aligns table columns with these exact styles; no other style is kept.
+_ALIGNMENTS: Final = frozenset(f"text-align: {side}" for side in ("left", "center", "right"))
 _MARKDOWN: Final = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
 
 TOO_LARGE = (
@@ -71,6 +73,7 @@ def render_markdown(body: str) -> str:
     cleaned = nh3.clean(
         shallow_html(html),
         tags=set(ALLOWED_TAGS),
+        tag_attribute_values={cell: {"style": set(_ALIGNMENTS)} for cell in ("th", "td")},
         url_schemes=set(_URL_SCHEMES),
         link_rel="noopener noreferrer",
     )
