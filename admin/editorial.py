@@ -20,7 +20,7 @@ from admin.views import AdminError, ServiceModelView, format_time
 from cms import permissions
 from cms.articles import service as articles
 from cms.articles.models import Article, ArticleRevision, ArticleStatus
-from cms.articles.rendering import render_markdown
+from cms.articles.rendering import BodyTooComplex, render_markdown
 from cms.audit import service as audit
 from cms.db import utcnow
 from cms.errors import DomainError
@@ -172,6 +172,8 @@ class EditorialPages:
             html = render_markdown(validated(Body, "body", body))
         except DomainError as exc:
             return JSONResponse({"error": exc.message}, status_code=422)
+        except BodyTooComplex as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
         return JSONResponse({"html": html})
 
     async def _article(self, request: Request, view: ServiceModelView) -> Any:

@@ -10,14 +10,12 @@ from sqlalchemy import Column, Enum, ForeignKey, Index, Integer, String, Table, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cms.db import TABLE_ARGS, Base, LongText, UTCDateTime, exact_string, utcnow
-from cms.fields import BODY_MAX_BYTES, NAME_MAX_LENGTH, TAG_MAX_LENGTH, TITLE_MAX_LENGTH
+from cms.fields import NAME_MAX_LENGTH, TAG_MAX_LENGTH, TITLE_MAX_LENGTH
 
 if TYPE_CHECKING:
     from cms.users.models import User
 
 
-# Markdown can multiply (a reference link used thousands of times); HTML past this is refused.
-BODY_HTML_MAX_BYTES = 4 * BODY_MAX_BYTES
 # How long a deleted article can be restored.
 TRASH_DAYS = 30
 

@@ -25,7 +25,6 @@ from cms import permissions
 from cms.actors import Actor
 from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.models import (
-    BODY_HTML_MAX_BYTES,
     TRASH_DAYS,
     Article,
     ArticleRevision,
@@ -35,7 +34,7 @@ from cms.articles.models import (
     TrashedArticle,
     article_tags,
 )
-from cms.articles.rendering import render_markdown
+from cms.articles.rendering import BodyTooComplex, render_markdown
 from cms.articles.slugs import available_slug, is_valid_slug, slug_from_title
 from cms.articles.tags import clean_tags, tags_named
 from cms.audit import service as audit
@@ -716,14 +715,10 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def _render(body: str) -> str:
-    html = render_markdown(body)
-    if len(html.encode("utf-8")) > BODY_HTML_MAX_BYTES:
-        raise InvalidInput(
-            "body",
-            "Body renders to more than 4 MiB of HTML (a link or footnote repeated thousands "
-            "of times?); shorten it",
-        )
-    return html
+    try:
+        return render_markdown(body)
+    except BodyTooComplex as exc:
+        raise InvalidInput("body", str(exc)) from None
 
 
 def _insert(session: Session, article: Article) -> bool:
