@@ -32,6 +32,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== import contracts"
+.venv/bin/lint-imports --no-cache
 
 echo "== pytest on SQLite"
 CMS_TEST_BACKEND=sqlite .venv/bin/pytest "$@"

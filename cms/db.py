@@ -161,6 +161,25 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+MULTIROW_INSERT_BYTES = 1024 * 1024
+
+
+def larger_multirow_inserts(
+    _connection: Any,
+    cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    _context: Any,
+    executemany: bool,
+) -> None:
+    """A ``before_cursor_execute`` listener for bulk loads (demo data and ``cms loaddata``)."""
+    # mysqlclient folds executemany() into multi-row INSERTs of at most 64 KiB, about
+    # twenty articles each; 1 MiB statements (under the 16 MiB packet limit) cut the
+    # round trips sixteen-fold. Other drivers have no such attribute.
+    if executemany and hasattr(cursor, "max_stmt_length"):
+        cursor.max_stmt_length = MULTIROW_INSERT_BYTES
+
+
 def begin_write(session: Session) -> None:
     """Start ``session``'s transaction as one that will write.
 

@@ -18,13 +18,12 @@ from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag, ar
 from cms.articles.rendering import render_markdown
 from cms.articles.slugs import first_free_slug, slug_from_title
 from cms.articles.tags import tag_slug
-from cms.db import Database, utcnow
+from cms.db import Database, larger_multirow_inserts, utcnow
 from cms.roles import Role
 from cms.security import hash_password
 from cms.users.models import User
 
 BATCH_SIZE = 2_000
-MULTIROW_INSERT_BYTES = 1024 * 1024
 
 FIRST_NAMES = [
     "Ada",
@@ -324,22 +323,6 @@ def first_revisions(which: ColumnElement[bool]) -> Insert:
         .join(User, User.id == Article.author_id)
         .where(which),
     )
-
-
-def larger_multirow_inserts(
-    _connection: Any,
-    cursor: Any,
-    _statement: str,
-    _parameters: Any,
-    _context: Any,
-    executemany: bool,
-) -> None:
-    """A ``before_cursor_execute`` listener for bulk loads (here and ``cms loaddata``)."""
-    # mysqlclient folds executemany() into multi-row INSERTs of at most 64 KiB, about
-    # twenty articles each; 1 MiB statements (under the 16 MiB packet limit) cut the
-    # round trips sixteen-fold. Other drivers have no such attribute.
-    if executemany and hasattr(cursor, "max_stmt_length"):
-        cursor.max_stmt_length = MULTIROW_INSERT_BYTES
 
 
 def _article_row(

@@ -59,8 +59,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from cms import migrations
-from cms.db import Base, Database, utcnow
-from cms.demo import larger_multirow_inserts
+from cms.db import Base, Database, larger_multirow_inserts, utcnow
 from cms.errors import DomainError
 
 FORMAT = "cms-dump"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, false, or_, true
 
 from cms.actors import Actor
-from cms.articles.models import Article, ArticleStatus
+from cms.articles.models import Article
 from cms.roles import Role
 from cms.users.models import User
 
@@ -34,26 +34,19 @@ def is_admin(user: Actor | None) -> bool:
 
 def published_articles(moment: datetime) -> ColumnElement[bool]:
     """Rows anyone may read: published, with a publication time that has come."""
-    return and_(
-        Article.status == ArticleStatus.PUBLISHED,
-        Article.published_at.is_not(None),
-        Article.published_at <= moment,
-    )
+    return Article.visible_at(moment)
 
 
 def visible_articles(user: Actor | None, moment: datetime) -> ColumnElement[bool]:
-    """Rows ``user`` may read: staff see all, authors also their own drafts."""
+    """Rows ``user`` may read: staff see all, authors also their own drafts.
+
+    The only visibility rule: lists, single reads, feeds and the back office all filter
+    with it in SQL."""
     if is_staff(user):
         return true()
     if user is not None and user.is_active:
         return or_(published_articles(moment), Article.author_id == user.id)
     return published_articles(moment)
-
-
-def can_view_article(user: Actor | None, article: Article, moment: datetime) -> bool:
-    if article.is_visible_at(moment) or is_staff(user):
-        return True
-    return user is not None and user.is_active and article.author_id == user.id
 
 
 def can_create_article(user: Actor | None) -> bool:

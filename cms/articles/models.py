@@ -6,7 +6,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Enum, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cms.db import TABLE_ARGS, Base, LongText, UTCDateTime, exact_string, utcnow
@@ -95,8 +106,21 @@ class Article(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
+    # "Public" is defined here once, twice spelled: as SQL, which filters every query
+    # (lists, single reads, feeds: cms.permissions builds on it), and on a loaded row,
+    # for what is shown about it (a badge, a link). Change both or neither.
+
+    @classmethod
+    def visible_at(cls, moment: datetime) -> ColumnElement[bool]:
+        """SQL: published, and its publication time has come."""
+        return and_(
+            cls.status == ArticleStatus.PUBLISHED,
+            cls.published_at.is_not(None),
+            cls.published_at <= moment,
+        )
+
     def is_visible_at(self, moment: datetime) -> bool:
-        """Published, and its publication time has come."""
+        """This row: published, and its publication time has come."""
         return (
             self.status is ArticleStatus.PUBLISHED
             and self.published_at is not None

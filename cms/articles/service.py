@@ -79,10 +79,13 @@ def get_visible_article(
 
     ``for_update`` locks the row so concurrent edits queue instead of failing.
     """
-    article = session.get(
-        Article, article_id, with_for_update=for_update, options=_WITH_AUTHOR_AND_TAGS
+    stmt = (
+        select(Article)
+        .where(Article.id == article_id, permissions.visible_articles(viewer, utcnow()))
+        .options(*_WITH_AUTHOR_AND_TAGS)
     )
-    if article is None or not permissions.can_view_article(viewer, article, utcnow()):
+    article = session.scalar(stmt.with_for_update() if for_update else stmt)
+    if article is None:
         raise NotFound(ARTICLE_NOT_FOUND)
     return article
 
@@ -93,19 +96,18 @@ def get_visible_article_by_slug(session: Session, *, viewer: Actor | None, slug:
     # not found, on every backend.
     if not is_valid_slug(slug):
         raise NotFound(ARTICLE_NOT_FOUND)
+    visible = permissions.visible_articles(viewer, utcnow())
     article = session.scalar(
-        select(Article).where(Article.slug == slug).options(*_WITH_AUTHOR_AND_TAGS)
+        select(Article).where(Article.slug == slug, visible).options(*_WITH_AUTHOR_AND_TAGS)
     )
     if article is None:
         moved = session.scalar(
-            select(Article)
+            select(Article.slug)
             .join(ArticleSlug, ArticleSlug.article_id == Article.id)
-            .where(ArticleSlug.slug == slug)
+            .where(ArticleSlug.slug == slug, visible)
         )
-        if moved is not None and permissions.can_view_article(viewer, moved, utcnow()):
-            raise SlugMoved(ARTICLE_NOT_FOUND, current_slug=moved.slug)
-        raise NotFound(ARTICLE_NOT_FOUND)
-    if not permissions.can_view_article(viewer, article, utcnow()):
+        if moved is not None:
+            raise SlugMoved(ARTICLE_NOT_FOUND, current_slug=moved)
         raise NotFound(ARTICLE_NOT_FOUND)
     return article
 
