@@ -8,12 +8,26 @@ policy (:mod:`cms.permissions`) asks an actor only for ``id``, ``role`` and ``is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal, Protocol
 
 from cms.roles import Role
 
-if TYPE_CHECKING:
-    from cms.users.models import User
+
+class Actor(Protocol):
+    """Whoever acts or reads: a :class:`~cms.users.models.User`, the :data:`SYSTEM`
+    actor, or a lightweight viewer read for one request. All the policy asks of one."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+    @property
+    def display_name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -34,8 +48,6 @@ class SystemActor:
 
 
 SYSTEM = SystemActor()
-
-Actor: TypeAlias = "User | SystemActor"
 
 Surface = Literal["api", "admin", "cli"]
 

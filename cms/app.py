@@ -25,7 +25,7 @@ from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
 from cms.db import Database
 from cms.feeds.router import router as feeds_router
-from cms.middleware import RequestContextMiddleware
+from cms.middleware import APICorsMiddleware, RequestContextMiddleware
 from cms.users.router import router as users_router
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Paths that need another Content-Security-Policy than the API's (the docs and the
     # back office add their own).
     app.state.content_security_policies = []
+    if settings.cors_origins:
+        app.add_middleware(APICorsMiddleware, origins=settings.cors_origins, excluded=("/admin",))
     app.add_middleware(
         RequestContextMiddleware,
         trusted_proxies=settings.trusted_proxies,

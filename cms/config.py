@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     # The site's public address, for the absolute links in feeds and sitemaps (e.g.
     # https://example.com). Unset: the address each request was made to.
     site_url: str | None = None
+    # Origins whose scripts may call the API from a browser (comma-separated, e.g.
+    # https://www.example.com). Empty: none. "*" allows any origin, never with credentials.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Seconds anonymous readers (and caches between them and us) may keep published
+    # content; a list is never kept past the moment its next scheduled article appears.
+    cache_max_age: int = Field(default=60, ge=0, le=86_400)
     sql_echo: bool = False
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
@@ -70,6 +76,19 @@ class Settings(BaseSettings):
                 "(sqlite:///… or mysql+mysqldb://…)"
             )
         return url
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for origin in value:
+                if origin != "*" and not str(origin).startswith(("http://", "https://")):
+                    raise ValueError(
+                        f"CMS_CORS_ORIGINS: {origin!r} is not an origin like https://example.com"
+                    )
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, String, Text, create_engine, event
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -56,6 +56,16 @@ TABLE_ARGS = {
     "sqlite_autoincrement": True,
 }
 WRITER_OPTION = "cms_writer"
+# Reads run in the thread pool (anyio's 40 threads by default): one connection for each
+# thread that can be reading at once, so no request waits on the pool for a connection.
+READ_POOL_SIZE = 40
+# Autocommit, and no ROLLBACK when a connection closes or returns to the pool: a read is
+# its statements and nothing more.
+READER_OPTIONS: dict[str, Any] = {
+    "isolation_level": "AUTOCOMMIT",
+    "pool_reset_on_return": None,
+    "skip_autocommit_rollback": True,
+}
 
 
 class Base(DeclarativeBase):
@@ -110,10 +120,12 @@ def exact_string(length: int) -> TypeEngine[str]:
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, reader: bool = False) -> Engine:
     """An engine configured for the backend named by ``url``.
 
     Bound parameters never appear in error messages or logs: they carry password hashes.
+    A ``reader`` engine runs in autocommit, skips the ping before each checkout and the
+    rollback after each return, and has a pool as large as the thread pool that uses it.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -122,8 +134,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 30},
+            **(READER_OPTIONS if reader else {}),
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, transactions=not reader)
         return engine
     try:
         parsed.get_dialect().import_dbapi()
@@ -132,6 +145,17 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             f"The driver for {parsed.drivername} is not installed ({exc}); the supported "
             "one is mysqlclient (mysql+mysqldb://…): pip install -e '.[mysql]'"
         ) from exc
+    if reader:
+        return create_engine(
+            parsed,
+            echo=echo,
+            hide_parameters=True,
+            pool_recycle=3600,
+            pool_size=READ_POOL_SIZE,
+            max_overflow=0,
+            **READER_OPTIONS,
+            connect_args={"charset": "utf8mb4", "init_command": MYSQL_INIT_COMMAND},
+        )
     return create_engine(
         parsed,
         echo=echo,
@@ -143,7 +167,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, transactions: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy (pysqlite's own emulation breaks
@@ -154,6 +178,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.close()
+
+    if not transactions:
+        return  # a reader: each statement on its own, no BEGIN left open on the connection
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -240,6 +267,28 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: Engine | None = None
+
+    @property
+    def reader(self) -> Engine:
+        """An engine for plain reads: autocommit, so a read is its statements and nothing
+        else (no BEGIN, COMMIT or ROLLBACK around it, no ping before it)."""
+        if self._reader is None:
+            self._reader = create_db_engine(self.url, echo=bool(self.engine.echo), reader=True)
+        return self._reader
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` on a reader connection. A connection the database dropped
+        (a restart) is noticed by the failing statement instead of a ping before every
+        read, and the read is simply made again on a fresh one."""
+        for attempt in (1, 2):
+            try:
+                with self.reader.connect() as connection:
+                    return work(connection)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
     def unit_of_work(
@@ -315,3 +364,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()

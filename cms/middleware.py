@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -142,3 +143,29 @@ def _incoming_request_id(scope: Scope) -> str | None:
             text = value.decode("latin-1")
             return text if _SAFE_REQUEST_ID.fullmatch(text) else None
     return None
+
+
+class APICorsMiddleware:
+    """CORS for the API's browser consumers on the configured origins only; the back
+    office (its own origin, cookie-authenticated) never answers cross-origin requests."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str], excluded: tuple[str, ...]) -> None:
+        self.app = app
+        self.excluded = excluded
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            # Bearer tokens travel in a header; nothing needs cookies, so credentials are
+            # never allowed (and never paired with "*").
+            allow_credentials=False,
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            expose_headers=["ETag", "Link", "X-Total-Count", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(self.excluded):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

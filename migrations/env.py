@@ -15,6 +15,14 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 target_metadata = Base.metadata
 
+# Full-text search lives outside the models (an FTS5 table and its shadow tables on SQLite,
+# a FULLTEXT index on MySQL): migrations create it, autogenerate must not "remove" it.
+FULL_TEXT_NAMES = ("articles_fts", "ix_articles_fulltext")
+
+
+def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    return not (name or "").startswith(FULL_TEXT_NAMES)
+
 
 def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().database_url
@@ -27,6 +35,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,6 +50,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=True,
                 compare_type=True,
+                include_name=include_name,
             )
             with context.begin_transaction():
                 context.run_migrations()

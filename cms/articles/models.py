@@ -77,8 +77,14 @@ class Tag(Base):
 class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
-        # The public listing: published articles, newest first.
-        Index("ix_articles_status_published_at", "status", "published_at"),
+        # The public lists, one index per order: the visible rows in (key, id) order,
+        # so a keyset page deep in the list costs what the first page costs.
+        Index("ix_articles_public_published", "status", "published_at", "id"),
+        Index("ix_articles_public_created", "status", "created_at", "id"),
+        Index("ix_articles_public_updated", "status", "updated_at", "id"),
+        Index("ix_articles_public_title", "status", "title", "id"),
+        # One author's articles, newest first (also serves the author foreign key).
+        Index("ix_articles_author_listing", "author_id", "status", "published_at", "id"),
         TABLE_ARGS,
     )
 
@@ -96,7 +102,7 @@ class Article(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, index=True
     )
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # Optimistic concurrency: an UPDATE that lost a race fails instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

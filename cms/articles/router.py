@@ -1,11 +1,16 @@
 """``/articles/``: the tutorial's article endpoints, with authors, drafts, publishing,
 revisions, tags and the trash."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
-from cms.articles import service
+from cms.articles import etags, reads, service
 from cms.articles.models import Article
 from cms.articles.schemas import (
     ArticleCreate,
@@ -16,8 +21,33 @@ from cms.articles.schemas import (
     TagPublic,
     TrashedArticlePublic,
 )
-from cms.deps import ReadSession, SignedInViewer, Viewer, WriterDep, get_credentials
+from cms.articles.slugs import is_valid_slug
+from cms.config import Settings
+from cms.db import Database, utcnow
+from cms.deps import (
+    Credentials,
+    CredentialsDep,
+    DatabaseDep,
+    ReadSession,
+    SettingsDep,
+    SignedInViewer,
+    Viewer,
+    WriterDep,
+    get_credentials,
+)
+from cms.errors import NotFound
 from cms.schemas import MAX_ID, ObjectId, Skip
+
+PRIVATE = "private, no-store"
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
+    304: {"description": "Not modified: the ETag sent in If-None-Match is current"},
+}
+LIST_HEADERS = {
+    "Link": {"description": 'The next page: <url>; rel="next"', "schema": {"type": "string"}},
+    "X-Total-Count": {"description": "With include_total=true", "schema": {"type": "integer"}},
+    "ETag": {"schema": {"type": "string"}},
+}
 
 # Any token sent is checked, even where none is needed: a bad one is a 401, not anonymity.
 router = APIRouter(tags=["articles"], dependencies=[Depends(get_credentials)])
@@ -40,51 +70,168 @@ def _with_etag(response: Response, article: Article) -> ArticlePublic:
     return ArticlePublic.build(article)
 
 
-def _not_modified(request: Request, article: Article) -> Response | None:
-    """304 when the caller's copy (``If-None-Match``) is the current one."""
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and service.etag_matches(if_none_match, article):
-        return Response(
-            status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": service.etag(article)}
-        )
-    return None
+OrderParam = Annotated[
+    str | None,
+    Query(
+        pattern=r"^-?(published_at|created_at|updated_at|title|id)$",
+        description="Sort key, `-` for descending; default `-published_at` (relevance "
+        "when `q` is given)",
+    ),
+]
 
 
-@router.get("/articles/", response_model=list[ArticlePublic])
-def list_articles(
-    session: ReadSession,
+@router.get(
+    "/articles/",
+    response_model=list[ArticlePublic],
+    responses={200: {"headers": LIST_HEADERS}},
+)
+async def list_articles(
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    credentials: CredentialsDep,
     skip: Skip = 0,
     limit: Limit = 20,
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     tag: Annotated[str | None, Query(max_length=64, description="A tag's slug")] = None,
-) -> list[ArticlePublic]:
-    """Published articles whose publication time has come, newest first."""
-    articles = service.list_published_articles(
-        session, skip=skip, limit=limit, author_id=author_id, tag=tag
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Full-text search")
+    ] = None,
+    order: OrderParam = None,
+    status_: Annotated[
+        reads.StatusFilter | None,
+        Query(alias="status", description="draft, scheduled or all: needs a token"),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="From the previous page's Link header")
+    ] = None,
+    include_total: Annotated[bool, Query(description="Add X-Total-Count")] = False,
+) -> Response:
+    """Published articles whose time has come, newest first, a page at a time (the next
+    page is in the ``Link: <…>; rel="next"`` header); or, with a token and ``status``,
+    the drafts and scheduled articles the caller may see."""
+    query = reads.ListQuery(
+        limit=limit,
+        skip=skip,
+        author_id=author_id,
+        tag=tag,
+        q=q,
+        order=order,
+        status=status_,
+        cursor=cursor,
+        include_total=include_total,
     )
-    return [ArticlePublic.build(article) for article in articles]
+    now = utcnow()
+    secret = settings.secret
+
+    def read(connection: Connection) -> tuple[reads.ListPage, datetime | None]:
+        viewer = None if credentials is None else reads.load_viewer(connection, *credentials)
+        page = reads.list_articles(connection, viewer=viewer, query=query, now=now, secret=secret)
+        public = credentials is None and status_ is None
+        return page, reads.next_scheduled(connection, now) if public else None
+
+    page, next_change = await run_in_threadpool(database.read, read)
+    headers = {"ETag": page.etag, "Vary": "Authorization"}
+    if page.next_cursor is not None:
+        headers["Link"] = f'<{_next_url(request, page.next_cursor)}>; rel="next"'
+    if page.total is not None:
+        headers["X-Total-Count"] = str(page.total)
+    if credentials is None and status_ is None:
+        headers["Cache-Control"] = _public_cache(settings.cache_max_age, now, next_change)
+    else:
+        headers["Cache-Control"] = PRIVATE
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and etags.matches(if_none_match, page.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return _json(page.articles, headers)
 
 
-@router.get("/articles/slug/{slug}", response_model=ArticlePublic)
-def read_article_by_slug(
-    slug: str, request: Request, response: Response, session: ReadSession, viewer: Viewer
-) -> ArticlePublic | Response:
+@router.get(
+    "/articles/slug/{slug}",
+    response_model=ArticlePublic,
+    responses={**READ_RESPONSES, 301: {"description": "The article's slug changed"}},
+)
+async def read_article_by_slug(
+    slug: Annotated[str, Path(max_length=255)],
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    credentials: CredentialsDep,
+) -> Response:
     """The article at ``slug``; a slug it had before answers 301 to the current one."""
-    article = service.get_visible_article_by_slug(session, viewer=viewer, slug=slug)
-    return _not_modified(request, article) or _with_etag(response, article)
+    # MySQL ignores trailing spaces when comparing: a slug that cannot exist is not found.
+    if not is_valid_slug(slug):
+        raise NotFound(reads.ARTICLE_NOT_FOUND)
+    return await _read_one(request, database, settings, credentials, slug=slug)
 
 
-@router.get("/articles/{article_id}", response_model=ArticlePublic)
-def read_article(
+@router.get("/articles/{article_id}", response_model=ArticlePublic, responses=READ_RESPONSES)
+async def read_article(
     article_id: ObjectId,
     request: Request,
-    response: Response,
-    session: ReadSession,
-    viewer: Viewer,
-) -> ArticlePublic | Response:
-    """404 unless published or the caller may see the draft."""
-    article = service.get_visible_article(session, viewer=viewer, article_id=article_id)
-    return _not_modified(request, article) or _with_etag(response, article)
+    database: DatabaseDep,
+    settings: SettingsDep,
+    credentials: CredentialsDep,
+) -> Response:
+    """404 unless published or the caller may see the draft. ``If-None-Match`` with the
+    current ``ETag`` answers 304."""
+    return await _read_one(request, database, settings, credentials, article_id=article_id)
+
+
+async def _read_one(
+    request: Request,
+    database: Database,
+    settings: Settings,
+    credentials: Credentials | None,
+    *,
+    article_id: int | None = None,
+    slug: str | None = None,
+) -> Response:
+    now = utcnow()
+    if_none_match = request.headers.get("if-none-match")
+
+    def read(connection: Connection) -> reads.ArticleRead:
+        viewer = None if credentials is None else reads.load_viewer(connection, *credentials)
+        return reads.read_article(
+            connection,
+            viewer=viewer,
+            now=now,
+            article_id=article_id,
+            slug=slug,
+            if_none_match=if_none_match,
+        )
+
+    found = await run_in_threadpool(database.read, read)
+    headers = {"ETag": found.etag, "Vary": "Authorization"}
+    # Anything a token unlocked stays between the caller and the server.
+    anonymous_public = credentials is None and found.public
+    headers["Cache-Control"] = (
+        f"public, max-age={settings.cache_max_age}" if anonymous_public else PRIVATE
+    )
+    if found.article is None:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return _json(found.article, headers)
+
+
+def _json(content: Any, headers: dict[str, str]) -> Response:
+    return Response(orjson.dumps(content), media_type="application/json", headers=headers)
+
+
+def _next_url(request: Request, cursor: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "skip")]
+    return (
+        str(request.url.replace_query_params(**dict(params), cursor=cursor).path)
+        + "?"
+        + urlencode([*params, ("cursor", cursor)])
+    )
+
+
+def _public_cache(max_age: int, now: datetime, next_change: datetime | None) -> str:
+    """Public for ``max_age`` seconds, but never past the moment the page changes by itself
+    (the next scheduled article appearing)."""
+    if next_change is not None:
+        max_age = min(max_age, max(0, int((next_change - now).total_seconds())))
+    return f"public, max-age={max_age}"
 
 
 @router.post("/articles/", status_code=status.HTTP_201_CREATED, response_model=ArticlePublic)

@@ -105,6 +105,17 @@ class ArticlePublic(BaseModel):
         )
 
 
+class ArticleSummary(BaseModel):
+    """An article in a list of someone's articles: enough to find it, no body."""
+
+    id: int
+    title: str
+    slug: str
+    status: ArticleStatus
+    published_at: UTCTimestamp | None
+    updated_at: UTCTimestamp
+
+
 class RevisionSummary(BaseModel):
     number: int
     title: str

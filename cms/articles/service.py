@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
 from cms.actors import Actor
 from cms.articles.changes import ArticleChanges, ArticleDraft
+from cms.articles.etags import etag_for, matches
 from cms.articles.models import (
     TRASH_DAYS,
     Article,
@@ -62,10 +63,8 @@ _WITH_AUTHOR_AND_TAGS = (selectinload(Article.author), selectinload(Article.tags
 
 
 def etag(article: Article) -> str:
-    """The article's entity tag: it changes whenever its representation does (a save
-    bumps ``version``; the author's name lives in ``users.updated_at``)."""
-    author_stamp = int(article.author.updated_at.timestamp() * 1_000_000)
-    return f'"{article.id}.{article.version}.{author_stamp}"'
+    """The article's entity tag (:func:`cms.articles.etags.etag_for`)."""
+    return etag_for(article.id, article.version, article.author.updated_at)
 
 
 def get_visible_article(
@@ -150,17 +149,22 @@ def list_published_articles(
 
 def newest_articles_by_author(
     session: Session, *, viewer: Actor | None, author_ids: Sequence[int], limit: int
-) -> tuple[dict[int, list[Article]], dict[int, int]]:
-    """For each author: up to ``limit`` newest articles ``viewer`` may see, and their count.
-
-    Two queries whatever the number of authors (a window function picks the newest).
-    """
+) -> tuple[dict[int, list[ArticleSummaryRow]], dict[int, int]]:
+    """For each author: up to ``limit`` newest articles ``viewer`` may see, as summaries
+    (no bodies), and how many there are. Two statements whatever the number of authors
+    (a window function picks each author's newest)."""
     if not author_ids:
         return {}, {}
     visible = permissions.visible_articles(viewer, utcnow())
     ranked = (
         select(
-            Article,
+            Article.id,
+            Article.title,
+            Article.slug,
+            Article.status,
+            Article.published_at,
+            Article.updated_at,
+            Article.author_id,
             func.row_number()
             .over(
                 partition_by=Article.author_id,
@@ -171,16 +175,23 @@ def newest_articles_by_author(
         .where(Article.author_id.in_(author_ids), visible)
         .subquery()
     )
-    article_alias = aliased(Article, ranked)
-    rows = session.scalars(
-        select(article_alias)
+    rows = session.execute(
+        select(ranked)
         .where(ranked.c.position <= limit)
         .order_by(ranked.c.author_id, ranked.c.position)
-        .options(selectinload(article_alias.author), selectinload(article_alias.tags))
     ).all()
-    articles: dict[int, list[Article]] = {author_id: [] for author_id in author_ids}
-    for article in rows:
-        articles[article.author_id].append(article)
+    articles: dict[int, list[ArticleSummaryRow]] = {author_id: [] for author_id in author_ids}
+    for row in rows:
+        articles[row.author_id].append(
+            ArticleSummaryRow(
+                id=row.id,
+                title=row.title,
+                slug=row.slug,
+                status=ArticleStatus(row.status),
+                published_at=row.published_at,
+                updated_at=row.updated_at,
+            )
+        )
     counts: dict[int, int] = {
         author_id: count
         for author_id, count in session.execute(
@@ -190,6 +201,18 @@ def newest_articles_by_author(
         )
     }
     return articles, {author_id: counts.get(author_id, 0) for author_id in author_ids}
+
+
+@dataclass(frozen=True)
+class ArticleSummaryRow:
+    """An article as a list of someone's articles shows it: no body."""
+
+    id: int
+    title: str
+    slug: str
+    status: ArticleStatus
+    published_at: datetime | None
+    updated_at: datetime
 
 
 def list_revisions(
@@ -617,11 +640,7 @@ def _trash_cutoff() -> datetime:
 
 def etag_matches(if_match: str, article: Article) -> bool:
     """Whether an ``If-Match`` value names the article's current version (``*`` always)."""
-    current = etag(article)
-    candidates = [part.strip() for part in if_match.split(",")]
-    return "*" in candidates or any(
-        candidate.removeprefix("W/") == current for candidate in candidates
-    )
+    return matches(if_match, etag(article))
 
 
 def _tracked(article: Article) -> dict[str, Any]:

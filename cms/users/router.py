@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
 from cms.actors import Actor
-from cms.articles.schemas import ArticlePublic
+from cms.articles.schemas import ArticleSummary
 from cms.articles.service import newest_articles_by_author
 from cms.auth.service import count_attempt, signup_limits
 from cms.db import UnitOfWork
@@ -39,7 +39,10 @@ def _present(session: Session, viewer: Actor | None, users: Sequence[User]) -> l
     return [
         UserPublic.build(
             user,
-            articles=[ArticlePublic.build(article) for article in articles[user.id]],
+            articles=[
+                ArticleSummary.model_validate(article, from_attributes=True)
+                for article in articles[user.id]
+            ],
             article_count=counts[user.id],
         )
         for user in users

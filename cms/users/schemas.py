@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cms.articles.schemas import ArticlePublic
+from cms.articles.schemas import ArticleSummary
 from cms.fields import PASSWORD_MAX_LENGTH, Email, Name, Password
 from cms.roles import Role
 from cms.schemas import PartialUpdate, UTCTimestamp
@@ -49,12 +49,14 @@ class UserPublic(BaseModel):
     role: Role
     is_active: bool
     created_at: UTCTimestamp
-    article_count: int
-    articles: list[ArticlePublic]
+    article_count: int = Field(description="Articles the caller may see")
+    articles: list[ArticleSummary] = Field(
+        description="The newest of them (at most 100), without bodies"
+    )
 
     @classmethod
     def build(
-        cls, user: User, *, articles: list[ArticlePublic], article_count: int
+        cls, user: User, *, articles: list[ArticleSummary], article_count: int
     ) -> "UserPublic":
         return cls(
             id=user.id,

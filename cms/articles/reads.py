@@ -1,0 +1,474 @@
+"""The read path for articles: one statement per article or page, plain rows, no ORM.
+
+Reads are nearly all of a CMS's traffic. Here a single article is one SELECT (author and
+tags joined in), a page of a list is one SELECT (its ids found from an index first,
+keyset-paged, then only those rows read), and everything is filtered by the same
+visibility rule as every other query (:mod:`cms.permissions`). Results are plain
+dictionaries in the API's shape, serialized once by the router.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects import mysql
+
+from cms import cursors, permissions
+from cms.actors import Actor
+from cms.articles.etags import etag_for, matches
+from cms.articles.models import Article, ArticleSlug, ArticleStatus, Tag, article_tags
+from cms.errors import InvalidInput, NotAuthenticated, NotFound, SlugMoved
+from cms.users.models import User
+
+ARTICLE_NOT_FOUND = "Article not found"
+ORDERS = ("published_at", "created_at", "updated_at", "title", "id")
+StatusFilter = Literal["draft", "scheduled", "all"]
+_KEYS: dict[str, Any] = {
+    "published_at": Article.published_at,
+    "created_at": Article.created_at,
+    "updated_at": Article.updated_at,
+    "title": Article.title,
+    "id": Article.id,
+}
+
+
+# What a reader gets
+
+
+def _tags_column(dialect: str) -> Any:
+    """The article's tag names as one JSON array (one statement for the whole page)."""
+    aggregate = (
+        func.json_group_array(Tag.name) if dialect == "sqlite" else func.json_arrayagg(Tag.name)
+    )
+    return (
+        select(aggregate)
+        .select_from(article_tags.join(Tag, Tag.id == article_tags.c.tag_id))
+        .where(article_tags.c.article_id == Article.id)
+        .scalar_subquery()
+        .label("tags")
+    )
+
+
+def _columns(dialect: str, *, with_body: bool = True) -> list[Any]:
+    columns: list[Any] = [
+        Article.id,
+        Article.title,
+        Article.slug,
+        Article.status,
+        Article.published_at,
+        Article.created_at,
+        Article.updated_at,
+        Article.author_id,
+        Article.version,
+        User.name.label("author_name"),
+        User.updated_at.label("author_updated_at"),
+        _tags_column(dialect),
+    ]
+    if with_body:
+        columns[3:3] = [Article.body, Article.body_html]
+    return columns
+
+
+def _utc(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def as_public(row: RowMapping) -> dict[str, Any]:
+    """A row in the API's article shape (``ArticlePublic``), ready for JSON."""
+    names = json.loads(row["tags"]) if row["tags"] else []
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "slug": row["slug"],
+        "body": row["body"],
+        "body_html": row["body_html"],
+        "status": ArticleStatus(row["status"]).value,
+        "published_at": _utc(row["published_at"]),
+        "created_at": _utc(row["created_at"]),
+        "updated_at": _utc(row["updated_at"]),
+        "author_id": row["author_id"],
+        "author": row["author_name"] or f"User {row['author_id']}",
+        "tags": sorted(name for name in names if name is not None),
+        "version": row["version"],
+    }
+
+
+def row_etag(row: RowMapping) -> str:
+    return etag_for(row["id"], row["version"], row["author_updated_at"])
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller as the policy needs them, read with one narrow query."""
+
+    id: int
+    role: Any
+    is_active: bool
+    session_version: int
+    name: str
+
+    @property
+    def display_name(self) -> str:
+        return self.name or f"User {self.id}"
+
+
+def load_viewer(connection: Connection, user_id: int, session_version: int) -> Viewer:
+    """The signed-in caller; :class:`NotAuthenticated` if the token was revoked."""
+    row = connection.execute(
+        select(User.id, User.role, User.is_active, User.session_version, User.name).where(
+            User.id == user_id
+        )
+    ).first()
+    if row is None or not row.is_active or row.session_version != session_version:
+        raise NotAuthenticated("Invalid or expired token; get a new one from /auth/token")
+    return Viewer(row.id, row.role, row.is_active, row.session_version, row.name)
+
+
+# One article
+
+
+@dataclass(frozen=True)
+class ArticleRead:
+    etag: str
+    # None when the caller's copy is current (answer 304).
+    article: dict[str, Any] | None
+    public: bool
+
+
+def read_article(
+    connection: Connection,
+    *,
+    viewer: Actor | None,
+    now: datetime,
+    article_id: int | None = None,
+    slug: str | None = None,
+    if_none_match: str | None = None,
+) -> ArticleRead:
+    """One article the viewer may see, by id or slug: one statement (two when the caller
+    sent ``If-None-Match``: a narrow one that answers 304 without reading the body)."""
+    dialect = connection.dialect.name
+    where: list[ColumnElement[bool]] = [permissions.visible_articles(viewer, now)]
+    where.append(Article.id == article_id if article_id is not None else Article.slug == slug)
+    joined = Article.__table__.join(User.__table__, User.id == Article.author_id)
+    if if_none_match is not None:
+        narrow = connection.execute(
+            select(Article.id, Article.version, User.updated_at.label("author_updated_at"))
+            .select_from(joined)
+            .where(*where)
+        ).first()
+        if narrow is not None:
+            current = row_etag(narrow._mapping)
+            if matches(if_none_match, current):
+                return ArticleRead(current, None, public=_is_public(connection, narrow.id, now))
+    row = connection.execute(select(*_columns(dialect)).select_from(joined).where(*where)).first()
+    if row is None:
+        if slug is not None:
+            _redirect_from_old_slug(connection, viewer, slug, now)
+        raise NotFound(ARTICLE_NOT_FOUND)
+    mapping = row._mapping
+    public = mapping["status"] == ArticleStatus.PUBLISHED and (
+        mapping["published_at"] is not None and mapping["published_at"] <= now
+    )
+    return ArticleRead(row_etag(mapping), as_public(mapping), public=public)
+
+
+def _is_public(connection: Connection, article_id: int, now: datetime) -> bool:
+    found = connection.execute(
+        select(Article.id).where(Article.id == article_id, permissions.published_articles(now))
+    ).first()
+    return found is not None
+
+
+def _redirect_from_old_slug(
+    connection: Connection, viewer: Actor | None, slug: str, now: datetime
+) -> None:
+    current = connection.execute(
+        select(Article.slug)
+        .join(ArticleSlug, ArticleSlug.article_id == Article.id)
+        .where(ArticleSlug.slug == slug, permissions.visible_articles(viewer, now))
+    ).scalar()
+    if current is not None:
+        raise SlugMoved(ARTICLE_NOT_FOUND, current_slug=current)
+
+
+# A page of a list
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """``GET /articles/``'s parameters, validated by the router."""
+
+    limit: int = 20
+    skip: int = 0
+    author_id: int | None = None
+    tag: str | None = None
+    q: str | None = None
+    order: str | None = None
+    status: StatusFilter | None = None
+    cursor: str | None = None
+    include_total: bool = False
+
+
+@dataclass(frozen=True)
+class ListPage:
+    articles: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None
+    etag: str
+    # When the next scheduled article becomes visible (a public page's freshness limit).
+    next_change: datetime | None
+
+
+def list_articles(
+    connection: Connection, *, viewer: Actor | None, query: ListQuery, now: datetime, secret: str
+) -> ListPage:
+    """A page of the articles the viewer asked for and may see."""
+    dialect = connection.dialect.name
+    order = query.order or ("relevance" if query.q else "-published_at")
+    position = _position(query, order, secret)
+    relevance = bool(query.q) and order == "relevance"
+    # Ranked by relevance, the ranking itself restricts to the matches.
+    conditions = _filters(connection, viewer, query, now, search=not relevance)
+    ids = select(Article.id).where(*conditions)
+    if relevance:
+        ids, offset = _by_relevance(ids, dialect, query.q or ""), int(position.get("p", query.skip))
+        ids = ids.offset(offset).limit(query.limit + 1)
+    else:
+        key, descending = _key(order)
+        if position:
+            ids = ids.where(_after(key, descending, position["k"], position["i"]))
+        ids = ids.order_by(*_ordering(key, descending)).limit(query.limit + 1)
+        if query.skip and not position:
+            ids = ids.offset(query.skip)
+    page_ids = ids.subquery()
+    page = (
+        select(*_columns(dialect))
+        .select_from(Article.__table__.join(User.__table__, User.id == Article.author_id))
+        .join(page_ids, page_ids.c.id == Article.id)
+    )
+    if relevance:
+        page = page.order_by(page_ids.c.score.desc(), Article.id.desc())
+    else:
+        key, descending = _key(order)
+        page = page.order_by(*_ordering(key, descending))
+    rows: list[RowMapping] = [row._mapping for row in connection.execute(page)]
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = None
+    if more and rows:
+        if relevance:
+            start = int(position.get("p", query.skip))
+            next_cursor = cursors.encode(secret, {"o": order, "p": start + query.limit})
+        else:
+            last = rows[-1]
+            key_name = order.lstrip("-")
+            next_cursor = cursors.encode(
+                secret, {"o": order, "k": _cursor_value(last[key_name]), "i": last["id"]}
+            )
+    total = None
+    if query.include_total:
+        counted = (
+            conditions if not relevance else [*conditions, matches_search(dialect, query.q or "")]
+        )
+        total = connection.execute(
+            select(func.count()).select_from(Article).where(*counted)
+        ).scalar_one()
+    articles = [as_public(row) for row in rows]
+    return ListPage(
+        articles=articles,
+        next_cursor=next_cursor,
+        total=total,
+        etag=_page_etag(rows),
+        next_change=None,
+    )
+
+
+def next_scheduled(connection: Connection, now: datetime) -> datetime | None:
+    """When the next scheduled article becomes visible (no public page may be cached
+    past it)."""
+    moment: datetime | None = connection.execute(
+        select(func.min(Article.published_at)).where(
+            Article.status == ArticleStatus.PUBLISHED, Article.published_at > now
+        )
+    ).scalar()
+    return moment
+
+
+def _page_etag(rows: Sequence[RowMapping]) -> str:
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(row_etag(row).encode())
+    return f'"p.{digest.hexdigest()[:32]}"'
+
+
+def _filters(
+    connection: Connection,
+    viewer: Actor | None,
+    query: ListQuery,
+    now: datetime,
+    *,
+    search: bool,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.status is None:
+        conditions.append(permissions.published_articles(now))
+    else:
+        if viewer is None:
+            raise NotAuthenticated(
+                "status= lists drafts and scheduled articles: send a token (/auth/token)"
+            )
+        conditions.append(permissions.visible_articles(viewer, now))
+        if not permissions.is_staff(viewer):
+            conditions.append(Article.author_id == viewer.id)
+        if query.status == "draft":
+            conditions.append(Article.status == ArticleStatus.DRAFT)
+        elif query.status == "scheduled":
+            conditions.append(Article.status == ArticleStatus.PUBLISHED)
+            conditions.append(Article.published_at > now)
+    if query.author_id is not None:
+        conditions.append(Article.author_id == query.author_id)
+    if query.tag is not None:
+        conditions.append(
+            select(article_tags.c.article_id)
+            .join(Tag, Tag.id == article_tags.c.tag_id)
+            .where(Tag.slug == query.tag, article_tags.c.article_id == Article.id)
+            .exists()
+        )
+    if query.q and search:
+        conditions.append(matches_search(connection.dialect.name, query.q))
+    return conditions
+
+
+def _key(order: str) -> tuple[Any, bool]:
+    descending = order.startswith("-")
+    name = order.removeprefix("-")
+    if name not in _KEYS:
+        raise InvalidInput("order", f"order must be one of {', '.join(ORDERS)} (- for descending)")
+    return _KEYS[name], descending
+
+
+def _ordering(key: Any, descending: bool) -> list[Any]:
+    if key is Article.id:
+        return [Article.id.desc() if descending else Article.id.asc()]
+    if descending:
+        return [key.desc(), Article.id.desc()]
+    return [key.asc(), Article.id.asc()]
+
+
+def _after(key: Any, descending: bool, value: Any, last_id: int) -> ColumnElement[bool]:
+    """Rows after ``(value, last_id)`` in the list's order (NULLs, which sort lowest on
+    both backends, come last going down and first going up)."""
+    if key is Article.id:
+        after_id: ColumnElement[bool] = Article.id < last_id if descending else Article.id > last_id
+        return after_id
+    if value is None:
+        if descending:
+            return and_(key.is_(None), Article.id < last_id)
+        return or_(and_(key.is_(None), Article.id > last_id), key.is_not(None))
+    bound = _from_cursor_value(key, value)
+    if descending:
+        return or_(key < bound, and_(key == bound, Article.id < last_id), key.is_(None))
+    return or_(key > bound, and_(key == bound, Article.id > last_id))
+
+
+def _cursor_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _from_cursor_value(key: Any, value: Any) -> Any:
+    if key is Article.title:
+        if not isinstance(value, str):
+            raise InvalidInput("cursor", cursors.BAD_CURSOR)
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("cursor", cursors.BAD_CURSOR) from None
+
+
+def _position(query: ListQuery, order: str, secret: str) -> dict[str, Any]:
+    if query.cursor is None:
+        return {}
+    if query.skip:
+        raise InvalidInput("skip", "use skip or cursor, not both")
+    position = cursors.decode(secret, query.cursor)
+    if position.get("o") != order:
+        raise InvalidInput("cursor", "this cursor belongs to another order; start again")
+    if order == "relevance":
+        if not isinstance(position.get("p"), int) or position["p"] < 0:
+            raise InvalidInput("cursor", cursors.BAD_CURSOR)
+    elif not isinstance(position.get("i"), int):
+        raise InvalidInput("cursor", cursors.BAD_CURSOR)
+    return position
+
+
+# Full-text search: FULLTEXT on MySQL/MariaDB, FTS5 on SQLite (both made by migrations)
+
+
+def _fts_phrase(text_: str) -> str:
+    """The words of a search, each quoted for FTS5 (its operators are not ours)."""
+    words = [word.replace('"', '""') for word in text_.split()]
+    return " ".join(f'"{word}"' for word in words) or '""'
+
+
+def matches_search(dialect: str, q: str) -> ColumnElement[bool]:
+    """Articles whose title or body matches ``q``."""
+    if dialect == "sqlite":
+        return Article.id.in_(
+            select(literal_column("rowid"))
+            .select_from(text("articles_fts"))
+            .where(text("articles_fts MATCH :fts_query").bindparams(fts_query=_fts_phrase(q)))
+        )
+    score = mysql.match(Article.__table__.c.title, Article.__table__.c.body, against=q)
+    condition: ColumnElement[bool] = score.in_natural_language_mode() > 0
+    return condition
+
+
+def _by_relevance(ids: Select[Any], dialect: str, q: str) -> Select[Any]:
+    """``ids`` ordered best match first (bm25 on SQLite, MATCH's score on MySQL)."""
+    if dialect == "sqlite":
+        ranked = (
+            select(
+                literal_column("rowid").label("rowid"),
+                # bm25 with the title weighing twice the body (lower is better).
+                literal_column("bm25(articles_fts, 2.0, 1.0)").label("rank"),
+            )
+            .select_from(text("articles_fts"))
+            .where(text("articles_fts MATCH :fts_query").bindparams(fts_query=_fts_phrase(q)))
+            .subquery()
+        )
+        return (
+            ids.join(ranked, ranked.c.rowid == Article.id)
+            .add_columns((-ranked.c.rank).label("score"))
+            .order_by(ranked.c.rank, Article.id.desc())
+        )
+    anywhere = mysql.match(
+        Article.__table__.c.title, Article.__table__.c.body, against=q
+    ).in_natural_language_mode()
+    in_title = mysql.match(Article.__table__.c.title, against=q).in_natural_language_mode()
+    # A match in the title weighs twice one in the body.
+    score = anywhere + 2 * in_title
+    return (
+        ids.where(anywhere > 0)
+        .add_columns(score.label("score"))
+        .order_by(score.desc(), Article.id.desc())
+    )
