@@ -56,3 +56,42 @@ def test_trusted_proxies_must_be_addresses(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("CMS_TRUSTED_PROXIES", "not-an-address")
     with pytest.raises(ValidationError, match="CMS_TRUSTED_PROXIES"):
         Settings(_env_file=None, environment="test", secret_key="s" * 40)
+
+
+def test_a_token_forged_with_the_key_that_was_once_in_the_source_opens_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Development installs used to sign with a key written in the repository; anyone
+    could mint an admin's token with it. Each install now has its own key."""
+    from datetime import timedelta
+
+    import httpx
+
+    from cms import security
+    from cms.asgi import build_app
+    from tests.conftest import LiveServer
+
+    settings = Settings(
+        _env_file=None,
+        environment="development",
+        database_url=database_url,
+        secret_key_file=tmp_path / "key",
+    )
+    forged = security.create_access_token(
+        user_id=1,
+        session_version=0,
+        secret_key="development-only-secret-key-change-me-0000",
+        expires_in=timedelta(minutes=5),
+    )
+    server = LiveServer(build_app(settings))
+    server.start()
+    try:
+        response = httpx.get(
+            f"{server.url}/users/me", headers={"Authorization": f"Bearer {forged}"}
+        )
+        cookie = httpx.get(f"{server.url}/admin/user/list", cookies={"cms_admin": forged})
+    finally:
+        server.stop()
+        server.app.state.database.dispose()
+    assert response.status_code == 401
+    assert cookie.status_code == 302 and cookie.headers["location"] == "/admin/login"
