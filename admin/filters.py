@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -18,8 +18,9 @@ class AuthorFilter:
     """Articles by one author.
 
     SQLAdmin's ``ForeignKeyFilter`` lists every user on every page load; this lists the
-    most prolific authors (and the one selected), so the page costs the same with
-    100,000 users as with ten. Any author can still be filtered by ``?author_id=``.
+    authors of the most recently changed articles (and the one selected), read from the
+    index on ``updated_at``: the page costs the same with a million articles and 100,000
+    users as with ten. Any author can still be filtered by ``?author_id=``.
     """
 
     has_operator = False
@@ -28,23 +29,23 @@ class AuthorFilter:
     parameter_name = "author_id"
     default_value: Any = None
     shown = 25
+    recent_articles = 500
 
     async def lookups(
         self, request: Request, model: Any, run_query: Callable[[AnySelect], Any]
     ) -> list[tuple[str, str]]:
         selected = _author_id(request.query_params.get(self.parameter_name))
-        prolific = (
-            select(User.id)
-            .join(Article, Article.author_id == User.id)
-            .group_by(User.id)
-            .order_by(func.count(Article.id).desc(), User.id)
-            .limit(self.shown)
+        recent = (
+            select(Article.author_id)
+            .order_by(Article.updated_at.desc())
+            .limit(self.recent_articles)
             .subquery()
         )
         rows = await run_query(
             select(User.id, User.name, User.email)
-            .where(or_(User.id.in_(select(prolific.c.id)), User.id == selected))
+            .where(or_(User.id.in_(select(recent.c.author_id)), User.id == selected))
             .order_by(User.name, User.email)
+            .limit(self.shown + 1)
         )
         return [(ALL, "All")] + [(str(id_), name or email) for id_, name, email in rows]
 

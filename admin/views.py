@@ -162,8 +162,10 @@ class ServiceModelView(ModelView):
         search = request.query_params.get("search")
         if search:
             stmt = self.search_query(stmt, search)
-        count, capped = await self.count_matching(request, stmt)
-        page = min(max(page, 1), Pagination.max_page(count, page_size))
+        count, certainty = await self.count_matching(request, stmt)
+        page = max(page, 1)
+        if certainty == "exact":
+            page = min(page, Pagination.max_page(count, page_size))
         pk = self.pk_columns[0]
         ordered = self.sort_query(stmt, request)
         # Ties broken by id, so deep pages are stable and the (column, id) index serves.
@@ -183,8 +185,13 @@ class ServiceModelView(ModelView):
                 fetch = fetch.options(selectinload(relation))
             by_id = {getattr(row, pk.key): row for row in await self._run_query(fetch)}
             rows = [by_id[id_] for id_ in ids if id_ in by_id]
-        pagination = Pagination(rows=rows, page=page, page_size=page_size, count=count)
-        pagination.count_is_capped = capped  # type: ignore[attr-defined]
+        # Pagination clamps its page to the count: past an estimate, the page asked for is
+        # shown (empty if the estimate was generous).
+        pagination = Pagination(
+            rows=rows, page=page, page_size=page_size, count=max(count, (page - 1) * page_size + 1)
+        )
+        pagination.count_certainty = certainty  # type: ignore[attr-defined]
+        pagination.count_shown = count  # type: ignore[attr-defined]
         return pagination
 
     async def _filtered(self, request: Request, stmt: Select[Any]) -> Select[Any]:
@@ -194,19 +201,22 @@ class ServiceModelView(ModelView):
                 stmt = await filter_.get_filtered_query(stmt, value, self.model)  # type: ignore[call-arg]
         return stmt
 
-    async def count_matching(self, request: Request, stmt: Select[Any]) -> tuple[int, bool]:
-        """How many rows ``stmt`` matches, and whether that is only a lower bound: a
-        filtered list stops counting past ``COUNT_CAP`` (the whole table is counted)."""
+    async def count_matching(self, request: Request, stmt: Select[Any]) -> tuple[int, str]:
+        """How many rows ``stmt`` matches, and how sure that is: ``"exact"``; ``"more"``
+        (a filtered list stops counting past ``COUNT_CAP``); or ``"about"`` (a whole
+        table past ``COUNT_CAP`` is estimated from its id range, ids never being reused:
+        counting a million rows costs more than the page itself)."""
         pk = self.pk_columns[0]
-        if not self.is_filtered(request):
-            rows = await self._run_query(
-                select(func.count()).select_from(stmt.with_only_columns(pk).subquery())
-            )
-            return int(rows[0]), False
         capped = stmt.with_only_columns(pk).limit(COUNT_CAP + 1).subquery()
-        rows = await self._run_query(select(func.count()).select_from(capped))
-        count = int(rows[0])
-        return count, count > COUNT_CAP
+        count = int((await self._run_query(select(func.count()).select_from(capped)))[0])
+        if count <= COUNT_CAP:
+            return count, "exact"
+        if self.is_filtered(request):
+            return count, "more"
+        (low, high), *_ = await to_thread.run_sync(
+            self._run_arbitrary_query_sync, select(func.min(pk), func.max(pk))
+        )
+        return max(count, int(high) - int(low) + 1), "about"
 
 
 def _sorts_descending(request: Request, default: list[tuple[str, bool]]) -> bool:
