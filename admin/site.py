@@ -116,8 +116,8 @@ def _answer_errors(admin: Admin) -> None:
 
     async def malformed(request: Request, exc: Exception) -> Response:
         # A hand-edited address (/admin/user/details/abc, ?author_id=x) makes SQLAdmin
-        # raise while parsing it.
-        logger.info("malformed back-office request %s: %r", request.url.path, exc)
+        # raise while parsing it. A user's mistake: the access line says enough.
+        logger.debug("malformed back-office request %s: %r", request.url.path, exc)
         response: Response = await render_http_error(
             request, HTTPException(400, "That address has a value that is not valid here.")
         )

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from cms import dumps, migrations
+from cms import dumps, logs, migrations
 from cms.actors import COMMAND_LINE, SYSTEM
 from cms.articles.models import Article
 from cms.config import Settings
@@ -39,6 +39,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _configure_logging() -> None:
+    try:
+        settings = Settings()
+    except ValidationError:
+        return  # the command reports it
+    logs.configure_logging(settings)
 
 
 def _settings() -> Settings:
@@ -134,6 +143,9 @@ def serve(
         forwarded_allow_ips=trusted or None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
+        # Applied in every worker; the access line is RequestObserver's.
+        log_config=logs.logging_config(settings),
+        access_log=False,
     )
 
 
