@@ -1,7 +1,7 @@
 """Prometheus metrics: what an operator watches, and the ``/metrics`` page that shows it.
 
 Values live in this process, or, when ``PROMETHEUS_MULTIPROC_DIR`` names a directory
-(``cms serve --workers N`` arranges one, see :mod:`cms.multiprocess`), in files there
+(``cms serve --workers N`` arranges one, see :mod:`cms.serving`), in files there
 that every worker writes and any worker reads: a scrape then sees the whole server,
 whichever worker answers it.
 """

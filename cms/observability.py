@@ -1,6 +1,7 @@
 """Watching every request once: its metrics, its access-log line, and the traceback of
 an error nothing else handled."""
 
+import asyncio
 import json
 import logging
 import time
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("cms.access")
 
 INTERNAL_ERROR_BODY = json.dumps({"detail": "Internal server error"}).encode()
+SHUTTING_DOWN_BODY = json.dumps({"detail": "The server is shutting down; retry"}).encode()
 # Anything else (a made-up method) shares one label: label values must stay few.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -89,10 +91,16 @@ class RequestObserver:
         except Exception:
             logger.exception("unhandled error")
             if not status:
-                await _send_internal_error(send)
+                await _send_error(send, 500, INTERNAL_ERROR_BODY)
                 status = 500
             # Started but unfinished: nothing more can be said on this connection; the
             # server closes it.
+        except asyncio.CancelledError:
+            # The server cancels what is still running when the graceful shutdown's time
+            # is up. That is no bug to show a traceback for: the client gets a 503.
+            if not status:
+                await _send_error(send, 503, SHUTTING_DOWN_BODY, retry_after=True)
+                status = 503
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope, root_path, getattr(application, "routes", ()))
@@ -106,18 +114,12 @@ class RequestObserver:
             _log_access(scope, method, route, code, duration, quiet=not counted and status == 200)
 
 
-async def _send_internal_error(send: Send) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(INTERNAL_ERROR_BODY)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
+async def _send_error(send: Send, status: int, body: bytes, *, retry_after: bool = False) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if retry_after:
+        headers.append((b"retry-after", b"5"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _log_access(
