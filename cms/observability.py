@@ -74,14 +74,11 @@ class RequestObserver:
         application = scope.get("app")
         counted = scope["path"] != METRICS_PATH
         status = 0
-        finished = False
 
         async def observed_send(message: Message) -> None:
-            nonlocal status, finished
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body":
-                finished = not message.get("more_body", False)
             await send(message)
 
         if counted:
@@ -105,8 +102,7 @@ class RequestObserver:
             duration = time.perf_counter() - started
             route = route_template(scope, root_path, getattr(application, "routes", ()))
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            # A request that ended without an answer (cancelled at shutdown) failed.
-            code = str(status or 500)
+            code = str(status or 500)  # no answer at all is a failure too
             if counted:
                 IN_FLIGHT.dec()
                 REQUESTS.labels(method, route, code).inc()
