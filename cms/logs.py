@@ -134,6 +134,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             # logged only when CMS_SQL_ECHO asks for it. Its engine logger then writes
             # through ours; with a handler of its own present it adds none to stdout.
             "sqlalchemy": {"level": "WARNING"},
+            # Alembic says at INFO which dialect it found each time the schema is checked
+            # (every /readyz, most commands); `cms alembic` turns it up for itself.
+            "alembic": {"level": "WARNING"},
             "sqlalchemy.engine.Engine": {"handlers": ["null"], "propagate": True},
         },
     }

@@ -24,8 +24,9 @@ from cms.middleware import current_request_id
 from cms.roles import Role
 from cms.security import create_access_token
 from cms.users.models import User
+from tests.admin.browser_forms import submit
+from tests.admin.conftest import admin_login, signed_in
 from tests.conftest import (
-    DEFAULT_PASSWORD,
     TEST_SECRET_KEY,
     ScratchDatabases,
     UserFactory,
@@ -121,10 +122,7 @@ def test_no_password_token_cookie_or_hash_reaches_the_log(
 
     admin = make_user(role=Role.ADMIN, password=admin_password)
     with httpx.Client(base_url=str(api.base_url)) as browser:
-        login = browser.post(
-            "/admin/login", data={"username": admin.email, "password": admin_password}
-        )
-        assert login.status_code == 302
+        assert admin_login(browser, admin.email, admin_password).status_code == 302
         cookie = browser.cookies["cms_admin"]
         assert browser.get("/admin/user/list").status_code == 200
 
@@ -238,10 +236,33 @@ def test_a_malformed_back_office_address_logs_one_line(
 ) -> None:
     admin = make_user(role=Role.ADMIN)
     with httpx.Client(base_url=str(api.base_url)) as browser:
-        browser.post("/admin/login", data={"username": admin.email, "password": DEFAULT_PASSWORD})
+        admin_login(browser, admin.email)
         response = browser.get("/admin/user/details/abc", headers={"X-Request-ID": "bad-address"})
     assert response.status_code == 400
     assert [record.name for record in at_info.for_request("bad-address")] == ["cms.access"]
+
+
+def test_a_refused_back_office_save_logs_one_line(
+    api: httpx.Client, at_info: Captured, make_user: UserFactory
+) -> None:
+    taken = make_user()
+    with httpx.Client(base_url=str(api.base_url)) as browser:
+        signed_in(browser, make_user(role=Role.ADMIN))
+        # The form is fine; the service refuses it (SQLAdmin logs that as an exception).
+        response = submit(
+            browser,
+            "/admin/user/create",
+            email=taken.email,
+            name="Someone",
+            role="author",
+            is_active="y",
+            password="long enough",
+        )
+    assert response.status_code == 400
+    assert "Email already registered" in response.text
+    lines = at_info.for_request(response.headers["X-Request-ID"])
+    assert [record.name for record in lines] == ["cms.access"]
+    assert "Traceback" not in at_info.text
 
 
 def test_access_lines_name_the_route_template_and_the_client(
@@ -307,14 +328,16 @@ def test_commands_log_in_the_configured_format(
         "CMS_DATABASE_URL": scratch_databases.create(),
         "CMS_LOG_FORMAT": "json",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "cms.cli", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    for command in (["migrate"], ["alembic", "current"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "cms.cli", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    # `cms alembic` logs what the alembic command would; every line is one JSON object.
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     assert lines and all(line["level"] == "INFO" for line in lines)
     assert {line["logger"] for line in lines} == {"alembic.runtime.migration"}

@@ -16,6 +16,7 @@ from cms.app import create_app
 from cms.articles.models import ArticleStatus
 from cms.db import Database, utcnow
 from cms.roles import Role
+from tests.admin.conftest import admin_login
 from tests.conftest import (
     ArticleFactory,
     HeldUpload,
@@ -147,10 +148,8 @@ def test_login_failures_and_lockouts_are_counted_by_surface(
         api.post("/auth/token", data={"username": user.email, "password": "x"}).status_code == 429
     )
     other = make_user(role=Role.EDITOR)
-    assert (
-        api.post("/admin/login", data={"username": other.email, "password": "nope"}).status_code
-        == 400
-    )
+    with httpx.Client(base_url=str(api.base_url)) as browser:
+        assert admin_login(browser, other.email, "nope").status_code == 400
     after = scrape(api)
 
     def grew(name: str, surface: str) -> float:
