@@ -24,7 +24,7 @@ MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY_FILE = Path("~/.config/cms/secret_key")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 class Settings(BaseSettings):
@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     cache_max_age: int = Field(default=60, ge=0, le=86_400)
     # Who may read /metrics (addresses or networks, comma-separated); everyone else gets
     # the 404 of a path that does not exist. The address is the client's as above.
-    metrics_allow: Annotated[list[Network], NoDecode] = Field(default_factory=lambda: LOOPBACK)
+    metrics_allow: Annotated[list[Network], NoDecode] = Field(
+        default_factory=lambda: list(LOOPBACK)
+    )
     # Log lines for people (`text`) or for a log shipper (`json`, one object a line).
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

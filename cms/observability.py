@@ -74,31 +74,13 @@ class RequestObserver:
         application = scope.get("app")
         counted = scope["path"] != METRICS_PATH
         status = 0
+        recorded = False
 
-        async def observed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        if counted:
-            IN_FLIGHT.inc()
-        try:
-            await self.app(scope, receive, observed_send)
-        except Exception:
-            logger.exception("unhandled error")
-            if not status:
-                await _send_error(send, 500, INTERNAL_ERROR_BODY)
-                status = 500
-            # Started but unfinished: nothing more can be said on this connection; the
-            # server closes it.
-        except asyncio.CancelledError:
-            # The server cancels what is still running when the graceful shutdown's time
-            # is up. That is no bug to show a traceback for: the client gets a 503.
-            if not status:
-                await _send_error(send, 503, SHUTTING_DOWN_BODY, retry_after=True)
-                status = 503
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             duration = time.perf_counter() - started
             route = route_template(scope, root_path, getattr(application, "routes", ()))
             method = scope["method"] if scope["method"] in _METHODS else "other"
@@ -108,6 +90,35 @@ class RequestObserver:
                 REQUESTS.labels(method, route, code).inc()
                 REQUEST_DURATION.labels(method, route).observe(duration)
             _log_access(scope, method, route, code, duration, quiet=not counted and status == 200)
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Recorded as the response ends, not when the application returns (it
+                # may still close files or run background tasks): by the time a client
+                # can ask again, its last request is counted.
+                record()
+
+        if counted:
+            IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            logger.exception("unhandled error")
+            if not status:
+                await _send_error(observed_send, 500, INTERNAL_ERROR_BODY)
+            # Started but unfinished: nothing more can be said on this connection; the
+            # server closes it.
+        except asyncio.CancelledError:
+            # The server cancels what is still running when the graceful shutdown's time
+            # is up. That is no bug to show a traceback for: the client gets a 503.
+            if not status:
+                await _send_error(observed_send, 503, SHUTTING_DOWN_BODY, retry_after=True)
+        finally:
+            record()
 
 
 async def _send_error(send: Send, status: int, body: bytes, *, retry_after: bool = False) -> None:
