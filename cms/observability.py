@@ -95,12 +95,12 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                # Recorded as the response ends, not when the application returns (it
-                # may still close files or run background tasks): by the time a client
-                # can ask again, its last request is counted.
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Recorded as the last of the response leaves, not when the application
+                # returns (it may still close files or run background tasks): once a
+                # client has its answer, the request is counted and logged.
                 record()
+            await send(message)
 
         if counted:
             IN_FLIGHT.inc()
