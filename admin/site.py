@@ -116,8 +116,8 @@ def _answer_errors(admin: Admin) -> None:
 
     async def malformed(request: Request, exc: Exception) -> Response:
         # A hand-edited address (/admin/user/details/abc, ?author_id=x) makes SQLAdmin
-        # raise while parsing it.
-        logger.info("malformed back-office request %s: %r", request.url.path, exc)
+        # raise while parsing it. A user's mistake: the access line says enough.
+        logger.debug("malformed back-office request %s: %r", request.url.path, exc)
         response: Response = await render_http_error(
             request, HTTPException(400, "That address has a value that is not valid here.")
         )
@@ -137,7 +137,8 @@ def _answer_errors(admin: Admin) -> None:
 
 class _UserMistakes(logging.Filter):
     """SQLAdmin logs every refused save with ``logger.exception``: two tracebacks for a
-    blank title. A user's mistake is not a server error: one line, no traceback."""
+    blank title. A user's mistake is not a server error: the request's access line is its
+    one line; the reason shows at DEBUG, without a traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], AdminError):
@@ -145,7 +146,9 @@ class _UserMistakes(logging.Filter):
             record.args = (str(record.exc_info[1]),)
             record.exc_info = None
             record.exc_text = None
-            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # Logged at ERROR, it passed the logger's level; as DEBUG it must pass again.
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
 
 

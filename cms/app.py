@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from cms import __version__, errors, migrations
+from cms import __version__, errors, metrics, migrations
 from cms.api_docs import install_api_docs
 from cms.articles.router import router as articles_router
 from cms.articles.router import tags_router, trash_router
@@ -26,6 +26,7 @@ from cms.config import Settings, get_settings
 from cms.db import Database
 from cms.feeds.router import router as feeds_router
 from cms.middleware import APICorsMiddleware, RequestContextMiddleware
+from cms.observability import RequestObserver
 from cms.users.router import router as users_router
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with metrics.watching_pool(database):
+            yield
         database.dispose()
 
     app = FastAPI(
@@ -75,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.content_security_policies = []
     if settings.cors_origins:
         app.add_middleware(APICorsMiddleware, origins=settings.cors_origins, excluded=("/admin",))
+    # Inside the request context (its lines carry the request id), outside CORS (whose
+    # preflight answers are requests too).
+    app.add_middleware(RequestObserver)
     app.add_middleware(
         RequestContextMiddleware,
         trusted_proxies=settings.trusted_proxies,
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tags_router)
     app.include_router(trash_router)
     app.include_router(feeds_router)
+    app.include_router(metrics.router)
     _add_landing_page(app)
     install_api_docs(app)
     _add_health_checks(app, database)
@@ -202,8 +208,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error", exc_info=exc)
+    async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        # RequestObserver logs and answers errors raised below it; one raised above it
+        # reaches this and then the server, which logs it.
         return JSONResponse(
             {"detail": "Internal server error"},
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,

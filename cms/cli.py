@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from cms import dumps, migrations
+from cms import dumps, logs, migrations
 from cms.actors import COMMAND_LINE, SYSTEM
 from cms.articles.models import Article
 from cms.config import Settings
@@ -27,6 +27,7 @@ from cms.db import Database, UnitOfWork
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
 from cms.roles import Role
+from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
 from cms.users.models import User
@@ -39,6 +40,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _configure_logging() -> None:
+    try:
+        settings = Settings()
+    except ValidationError:
+        return  # the command reports it
+    logs.configure_logging(settings)
 
 
 def _settings() -> Settings:
@@ -110,6 +120,9 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+    graceful_timeout: Annotated[
+        int, typer.Option(min=0, help="Seconds in-flight requests get to finish on SIGTERM")
+    ] = GRACEFUL_SHUTDOWN_SECONDS,
 ) -> None:
     """Serve the API, /docs and the /admin back office."""
     settings = _settings()  # refuse to start on bad settings before forking workers
@@ -122,19 +135,23 @@ def serve(
             err=True,
         )
     trusted = [str(network) for network in settings.trusted_proxies]
-    uvicorn.run(
-        "cms.asgi:build_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        # X-Forwarded-* only from the proxies named in CMS_TRUSTED_PROXIES.
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted or None,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        server_header=False,
-    )
+    with clean_exit_on_sigterm(), shared_metrics_directory(1 if reload else workers):
+        uvicorn.run(
+            "cms.asgi:build_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            # X-Forwarded-* only from the proxies named in CMS_TRUSTED_PROXIES.
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=trusted or None,
+            timeout_graceful_shutdown=graceful_timeout,
+            server_header=False,
+            # Applied in every worker; the access line is RequestObserver's.
+            log_config=logs.logging_config(settings),
+            access_log=False,
+        )
 
 
 def _is_loopback(host: str) -> bool:

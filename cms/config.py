@@ -7,7 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -17,6 +24,7 @@ MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY_FILE = Path("~/.config/cms/secret_key")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 class Settings(BaseSettings):
@@ -54,6 +62,14 @@ class Settings(BaseSettings):
     # Seconds anonymous readers (and caches between them and us) may keep published
     # content; a list is never kept past the moment its next scheduled article appears.
     cache_max_age: int = Field(default=60, ge=0, le=86_400)
+    # Who may read /metrics (addresses or networks, comma-separated); everyone else gets
+    # the 404 of a path that does not exist. The address is the client's as above.
+    metrics_allow: Annotated[list[Network], NoDecode] = Field(
+        default_factory=lambda: list(LOOPBACK)
+    )
+    # Log lines for people (`text`) or for a log shipper (`json`, one object a line).
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     sql_echo: bool = False
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
@@ -90,9 +106,9 @@ class Settings(BaseSettings):
                     )
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
-    def _networks(cls, value: object) -> object:
+    def _networks(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list):
@@ -100,9 +116,15 @@ class Settings(BaseSettings):
                 return [ipaddress.ip_network(str(part), strict=False) for part in value]
             except ValueError as exc:
                 raise ValueError(
-                    f"CMS_TRUSTED_PROXIES must be addresses or networks, comma-separated: {exc}"
+                    f"CMS_{str(info.field_name).upper()} must be addresses or networks, "
+                    f"comma-separated: {exc}"
                 ) from None
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _require_a_strong_secret(self) -> "Settings":

@@ -278,3 +278,53 @@ def login(api: httpx.Client) -> Callable[[User], dict[str, str]]:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     return headers_for
+
+
+class HeldUpload:
+    """A POST whose body is held back, to have a request deterministically in flight.
+
+    It asks ``Expect: 100-continue``: the server answers ``100 Continue`` only when the
+    application first asks for the body, so once :meth:`start` returns the request is
+    being served and waits, however long, for :meth:`finish` to send the body.
+    """
+
+    def __init__(self, url: str, path: str, body: bytes, headers: dict[str, str]) -> None:
+        parsed = httpx.URL(url)
+        self.address = (parsed.host, parsed.port or 80)
+        lines = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {parsed.host}:{parsed.port}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Expect: 100-continue",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        self.head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        self.body = body
+        self.sock = socket.socket()
+        self.sock.settimeout(60)
+
+    def start(self) -> None:
+        self.sock.connect(self.address)
+        self.sock.sendall(self.head)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError(f"connection closed before 100 Continue: {received!r}")
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 100"), received
+
+    def finish(self) -> tuple[int, bytes]:
+        """Send the body; the response's status and body."""
+        self.sock.sendall(self.body)
+        response = b""
+        while chunk := self.sock.recv(65536):
+            response += chunk
+        self.sock.close()
+        head, _, body = response.partition(b"\r\n\r\n")
+        return int(head.split()[1]), body
+
+    def close(self) -> None:
+        self.sock.close()

@@ -95,3 +95,29 @@ def test_a_token_forged_with_the_key_that_was_once_in_the_source_opens_nothing(
         server.app.state.database.dispose()
     assert response.status_code == 401
     assert cookie.status_code == 302 and cookie.headers["location"] == "/admin/login"
+
+
+def test_metrics_are_for_loopback_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = Settings(_env_file=None, environment="test", secret_key="s" * 40)
+    assert [str(network) for network in default.metrics_allow] == ["127.0.0.0/8", "::1/128"]
+    monkeypatch.setenv("CMS_METRICS_ALLOW", "10.1.0.0/16, 192.0.2.7")
+    configured = Settings(_env_file=None, environment="test", secret_key="s" * 40)
+    assert [str(network) for network in configured.metrics_allow] == [
+        "10.1.0.0/16",
+        "192.0.2.7/32",
+    ]
+    monkeypatch.setenv("CMS_METRICS_ALLOW", "prometheus.internal")
+    with pytest.raises(ValidationError, match="CMS_METRICS_ALLOW"):
+        Settings(_env_file=None, environment="test", secret_key="s" * 40)
+
+
+def test_log_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = Settings(_env_file=None, environment="test", secret_key="s" * 40)
+    assert (default.log_format, default.log_level) == ("text", "INFO")
+    monkeypatch.setenv("CMS_LOG_FORMAT", "json")
+    monkeypatch.setenv("CMS_LOG_LEVEL", "debug")
+    configured = Settings(_env_file=None, environment="test", secret_key="s" * 40)
+    assert (configured.log_format, configured.log_level) == ("json", "DEBUG")
+    monkeypatch.setenv("CMS_LOG_FORMAT", "xml")
+    with pytest.raises(ValidationError, match="log_format"):
+        Settings(_env_file=None, environment="test", secret_key="s" * 40)

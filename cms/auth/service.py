@@ -7,7 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from cms import security
+from cms import metrics, security
 from cms.actors import Origin
 from cms.audit import service as audit
 from cms.auth import throttle
@@ -81,7 +81,11 @@ def sign_in(
     # No account has a longer email; the key is cut so any input is counted.
     login = login_key(email)[:EMAIL_MAX_LENGTH]
     limits = login_limits(settings, login, origin.address)
-    count_attempt(database, limits, origin, refusal=TOO_MANY_LOGINS)
+    try:
+        count_attempt(database, limits, origin, refusal=TOO_MANY_LOGINS)
+    except TooManyAttempts:
+        metrics.LOGIN_LOCKOUTS.labels(origin.surface).inc()
+        raise
     # The slow part (argon2, ~50 ms) runs outside any transaction: it holds no locks.
     with database.reading() as session:
         user = get_user_by_email(session, login)
@@ -89,6 +93,7 @@ def sign_in(
         password, user.hashed_password if user is not None else None
     )
     if user is None or not matches or not user.is_active:
+        metrics.LOGIN_FAILURES.labels(origin.surface).inc()
         database.run(
             lambda uow: audit.record(
                 uow,

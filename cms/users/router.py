@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
+from cms import metrics
 from cms.actors import Actor
 from cms.articles.schemas import ArticleSummary
 from cms.articles.service import newest_articles_by_author
@@ -22,6 +23,7 @@ from cms.deps import (
     WriterDep,
     get_credentials,
 )
+from cms.errors import Conflict, DomainError, PermissionDenied, TooManyAttempts
 from cms.schemas import MAX_ID, ObjectId, Skip
 from cms.users import service
 from cms.users.models import User
@@ -30,6 +32,11 @@ from cms.users.schemas import UserCreate, UserPublic, UserUpdate
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(get_credentials)])
 
 ARTICLES_PER_USER = 100
+_SIGNUP_REFUSALS: dict[type[DomainError], str] = {
+    TooManyAttempts: "rate_limited",
+    PermissionDenied: "not_allowed",
+    Conflict: "email_taken",
+}
 
 
 def _present(session: Session, viewer: Actor | None, users: Sequence[User]) -> list[UserPublic]:
@@ -58,10 +65,6 @@ def create_user(
     response: Response,
 ) -> UserPublic:
     """Sign up (anonymous, when allowed) or add a user (admins, who may also set ``role``)."""
-    if writer.credentials is None:
-        # Anonymous sign-ups are counted per client address: one client cannot mint
-        # accounts by the thousand.
-        count_attempt(database, signup_limits(settings, writer.origin.address), writer.origin)
 
     def create(uow: UnitOfWork) -> UserPublic:
         user = service.create_user(
@@ -69,7 +72,17 @@ def create_user(
         )
         return _present(uow.session, uow.actor or user, [user])[0]
 
-    user = writer.run(create, anonymous=True)
+    try:
+        if writer.credentials is None:
+            # Anonymous sign-ups are counted per client address: one client cannot mint
+            # accounts by the thousand.
+            count_attempt(database, signup_limits(settings, writer.origin.address), writer.origin)
+        user = writer.run(create, anonymous=True)
+    except DomainError as exc:
+        reason = _SIGNUP_REFUSALS.get(type(exc))
+        if writer.credentials is None and reason is not None:
+            metrics.SIGNUP_REFUSALS.labels(reason).inc()
+        raise
     response.headers["Location"] = f"/users/{user.id}"
     return user
 
