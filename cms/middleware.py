@@ -2,7 +2,6 @@
 address as far as it can be trusted, and the headers that keep browsers safe."""
 
 import ipaddress
-import logging
 import re
 import secrets
 from collections.abc import Iterable, MutableMapping
@@ -11,12 +10,9 @@ from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.config import Network
-
-logger = logging.getLogger("cms.app")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -102,12 +98,8 @@ class RequestContextMiddleware:
         state["client_address"] = client_address(scope, self.trusted_proxies)
         csp = self._csp_for(scope["path"])
 
-        started = False
-
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
                 for name, value in _COMMON_HEADERS.items():
@@ -117,16 +109,9 @@ class RequestContextMiddleware:
 
         token = current_request_id.set(request_id)
         try:
+            # Unhandled errors are answered (and logged once) inside, by
+            # cms.observability.RequestObserver.
             await self.app(scope, receive, send_with_headers)
-        except Exception:
-            # Answered here rather than by Starlette's last-resort handler, which re-raises
-            # after answering: the server then drops the connection, and a client can see
-            # a reset instead of the 500.
-            if started:
-                raise
-            logger.exception("unhandled error")
-            response = JSONResponse({"detail": "Internal server error"}, status_code=500)
-            await response(scope, receive, send_with_headers)
         finally:
             current_request_id.reset(token)
 
