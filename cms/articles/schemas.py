@@ -145,11 +145,7 @@ class RevisionPublic(RevisionSummary):
     def build(cls, revision: ArticleRevision) -> "RevisionPublic":
         names: list[str] = json.loads(revision.tags)
         return cls(
-            number=revision.number,
-            title=revision.title,
-            status=revision.status,
-            saved_at=revision.saved_at,
-            saved_by=revision.saved_by_name,
+            **dict(RevisionSummary.build(revision)),
             slug=revision.slug,
             body=revision.body,
             published_at=revision.published_at,

@@ -360,14 +360,10 @@ def create_article(
             raise Conflict("Could not find a free slug for this title; try again")
     article.tags = tags_named(session, tags)
     session.flush()
-    session.refresh(article, ["author"])
-    _save_revision(uow, article)
-    audit.record(
+    _record(
         uow,
-        action="create",
-        object_type="article",
-        object_id=article.id,
-        object_repr=article.title,
+        article,
+        "create",
         changes={field: (None, value) for field, value in _tracked(article).items()},
     )
     return article
@@ -450,16 +446,7 @@ def update_article(
         raise Conflict(SLUG_TAKEN) from exc
     except StaleDataError as exc:
         raise Conflict("The article was changed by someone else; reload it and retry") from exc
-    session.refresh(article, ["author"])
-    _save_revision(uow, article)
-    audit.record(
-        uow,
-        action=action or _action_for(before, after),
-        object_type="article",
-        object_id=article.id,
-        object_repr=article.title,
-        changes=changed,
-    )
+    _record(uow, article, action or _action_for(before, after), changes=changed)
     return article
 
 
@@ -593,15 +580,7 @@ def restore_from_trash(uow: UnitOfWork, *, article_id: int) -> Article:
         if available_slug(session, old) == old:
             session.add(ArticleSlug(slug=old, article_id=article.id))
     session.flush()
-    session.refresh(article, ["author"])
-    _save_revision(uow, article)
-    audit.record(
-        uow,
-        action="undelete",
-        object_type="article",
-        object_id=article.id,
-        object_repr=article.title,
-    )
+    _record(uow, article, "undelete")
     return article
 
 
@@ -664,6 +643,25 @@ def _action_for(before: dict[str, Any], after: dict[str, Any]) -> str:
     if was and not now:
         return "unpublish"
     return "update"
+
+
+def _record(
+    uow: UnitOfWork,
+    article: Article,
+    action: str,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+) -> None:
+    """What every save leaves behind, in its own transaction: a revision, an audit entry."""
+    uow.session.refresh(article, ["author"])
+    _save_revision(uow, article)
+    audit.record(
+        uow,
+        action=action,
+        object_type="article",
+        object_id=article.id,
+        object_repr=article.title,
+        changes=changes,
+    )
 
 
 def _save_revision(uow: UnitOfWork, article: Article) -> ArticleRevision:
