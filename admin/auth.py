@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.csrf import CSRFMiddleware, rotate_csrf_token
-from admin.redirects import RelativeRedirectsMiddleware
 from cms import permissions
 from cms.actors import Origin
 from cms.auth import staff_sessions
@@ -33,6 +32,10 @@ from cms.errors import AuthenticationFailed, TooManyAttempts
 from cms.users.models import User
 
 SESSION_COOKIE = "cms_admin"
+# In production the cookie is Secure and "__Host-" prefixed: browsers then refuse one set
+# by a subdomain or over plain HTTP, and send it over HTTPS only. (No cookie is isolated
+# by port: serve the back office on a hostname no other service answers on.)
+PRODUCTION_SESSION_COOKIE = "__Host-cms_admin"
 NOT_FOR_AUTHORS = (
     "The back office is for editors and admins. Authors write and publish their own "
     "articles through the API (see /docs)."
@@ -69,16 +72,17 @@ class StaffAuthentication(AuthenticationBackend):
 
     def __init__(self, database: Database, settings: Settings) -> None:
         super().__init__(secret_key=settings.secret)
+        production = settings.environment == "production"
         self.middlewares = [
-            Middleware(RelativeRedirectsMiddleware),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret,
-                session_cookie=SESSION_COOKIE,
+                session_cookie=PRODUCTION_SESSION_COOKIE if production else SESSION_COOKIE,
                 max_age=int(staff_sessions.LIFETIME.total_seconds()),
-                path="/admin",
+                # "__Host-" cookies must have Path=/.
+                path="/" if production else "/admin",
                 same_site="lax",
-                https_only=settings.environment == "production",
+                https_only=production,
             ),
             Middleware(CSRFMiddleware),
         ]

@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData, Headers
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -140,7 +142,10 @@ async def _form_token(scope: Scope, receive: Receive) -> str | None:
     content_type = Headers(scope=scope).get("content-type", "")
     if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         return None
-    form: FormData = await Request(scope, receive).form()
+    try:
+        form: FormData = await Request(scope, receive).form(max_part_size=MAX_FORM_BYTES)
+    except (MultiPartException, HTTPException):
+        return None  # not a form this back office sent: refused for want of a token
     try:
         value = form.get(FORM_FIELD)
         return value if isinstance(value, str) else None

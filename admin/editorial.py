@@ -3,19 +3,20 @@ and restore, and the live Markdown preview."""
 
 from __future__ import annotations
 
-import difflib
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup
 from sqladmin.authentication import login_required
 from sqladmin.flash import Flash
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from admin.auth import current_user
+from admin.diffs import MAX_LINES, diff_lines
 from admin.views import AdminError, ServiceModelView, format_time
 from cms import permissions
 from cms.articles import service as articles
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from admin.pages import Pages
 
 COMPARED = ("title", "slug", "status", "published_at", "tags", "body")
+HISTORY_PAGE = 50
+MAX_PAGE = 100_000
 LATEST_ENTRIES = 10
 NEXT_SCHEDULED = 5
 
@@ -47,8 +50,13 @@ class EditorialPages:
     @login_required
     async def dashboard(self, request: Request) -> Response:
         viewer = current_user(request)
-        now = utcnow()
         view = self._articles()
+        context = await run_in_threadpool(self._dashboard_context, view, viewer)
+        return await self.pages.render(request, "cms/dashboard.html", context)
+
+    @staticmethod
+    def _dashboard_context(view: ServiceModelView, viewer: Any) -> dict[str, Any]:
+        now = utcnow()
         with view.session_maker() as session:
             visible = permissions.visible_articles(viewer, now)
             counts = dict(
@@ -74,16 +82,12 @@ class EditorialPages:
                 if permissions.can_read_audit(viewer)
                 else []
             )
-        return await self.pages.render(
-            request,
-            "cms/dashboard.html",
-            {
-                "counts": {key: counts.get(key, 0) for key in ("draft", "scheduled", "published")},
-                "scheduled": scheduled,
-                "latest": latest,
-                "format_time": format_time,
-            },
-        )
+        return {
+            "counts": {key: counts.get(key, 0) for key in ("draft", "scheduled", "published")},
+            "scheduled": scheduled,
+            "latest": latest,
+            "format_time": format_time,
+        }
 
     # History
 
@@ -91,17 +95,29 @@ class EditorialPages:
     async def history(self, request: Request) -> Response:
         view = self._articles()
         article = await self._article(request, view)
-        with view.session_maker() as session:
-            revisions = articles.list_revisions(
-                session, viewer=current_user(request), article_id=article.id
-            )
+        page = _page(request.query_params.get("page"))
+        viewer = current_user(request)
+
+        def load() -> Sequence[ArticleRevision]:
+            with view.session_maker() as session:
+                return articles.list_revisions(
+                    session,
+                    viewer=viewer,
+                    article_id=article.id,
+                    skip=(page - 1) * HISTORY_PAGE,
+                    limit=HISTORY_PAGE + 1,
+                )
+
+        revisions = await run_in_threadpool(load)
         return await self.pages.render(
             request,
             "cms/history.html",
             {
                 "model_view": view,
                 "article": article,
-                "revisions": revisions,
+                "revisions": revisions[:HISTORY_PAGE],
+                "page": page,
+                "has_next": len(revisions) > HISTORY_PAGE,
                 "format_time": format_time,
                 "can_restore": view.has_permission(request, "edit", article),
             },
@@ -113,29 +129,38 @@ class EditorialPages:
         article = await self._article(request, view)
         number = _number(request.path_params["number"])
         viewer = current_user(request)
-        with view.session_maker() as session:
-            try:
-                revision = articles.get_revision(
-                    session, viewer=viewer, article_id=article.id, number=number
-                )
-            except DomainError as exc:
-                raise HTTPException(404, exc.message) from exc
-            current = articles.list_revisions(session, viewer=viewer, article_id=article.id)[0]
+
+        def load() -> dict[str, Any]:
+            with view.session_maker() as session:
+                try:
+                    revision = articles.get_revision(
+                        session, viewer=viewer, article_id=article.id, number=number
+                    )
+                except DomainError as exc:
+                    raise HTTPException(404, exc.message) from exc
+                current = articles.latest_revision(session, viewer=viewer, article_id=article.id)
+            return {
+                "revision": revision,
+                "current": current,
+                "diffs": [
+                    (field, diff_lines(_field(revision, field), _field(current, field)))
+                    for field in COMPARED
+                ],
+            }
+
+        # Comparing a long body takes a while: a worker thread does it, not the event loop.
+        compared = await run_in_threadpool(load)
         return await self.pages.render(
             request,
             "cms/compare.html",
             {
+                **compared,
                 "model_view": view,
                 "article": article,
-                "revision": revision,
-                "current": current,
-                "diffs": [
-                    (field, _diff(field, _field(revision, field), _field(current, field)))
-                    for field in COMPARED
-                ],
+                "max_lines": MAX_LINES,
                 "format_time": format_time,
                 "can_restore": view.has_permission(request, "edit", article)
-                and revision.number != current.number,
+                and compared["revision"].number != compared["current"].number,
             },
         )
 
@@ -169,7 +194,8 @@ class EditorialPages:
         if not isinstance(body, str):
             raise HTTPException(400, "Send the body to preview.")
         try:
-            html = render_markdown(validated(Body, "body", body))
+            # Rendering a long body takes CPU time: off the event loop.
+            html = await run_in_threadpool(render_markdown, validated(Body, "body", body))
         except DomainError as exc:
             return JSONResponse({"error": exc.message}, status_code=422)
         except BodyTooComplex as exc:
@@ -184,13 +210,22 @@ class EditorialPages:
 
 
 def _state(now: Any) -> Any:
-    from sqlalchemy import case
-
+    """Each article's state as the list's status filter has it."""
     return case(
-        (Article.status == ArticleStatus.DRAFT, "draft"),
-        (Article.published_at > now, "scheduled"),
+        (Article.in_state("draft", now), "draft"),
+        (Article.in_state("scheduled", now), "scheduled"),
         else_="published",
     )
+
+
+def _page(value: str | None) -> int:
+    try:
+        page = int(value or 1)
+    except ValueError:
+        raise HTTPException(400, "A page number is a number.") from None
+    if not 1 <= page <= MAX_PAGE:
+        raise HTTPException(400, f"Pages are numbered from 1 to {MAX_PAGE}.")
+    return page
 
 
 def _number(value: str) -> int:
@@ -209,19 +244,3 @@ def _field(revision: ArticleRevision, field: str) -> str:
     if field == "status":
         return str(value.value)
     return str(value)
-
-
-def _diff(field: str, before: str, after: str) -> Markup | None:
-    """A side-by-side table of what differs (``None`` when nothing does)."""
-    if before == after:
-        return None
-    table = difflib.HtmlDiff(wrapcolumn=70).make_table(
-        before.splitlines() or [""],
-        after.splitlines() or [""],
-        fromdesc="That revision",
-        todesc="Now",
-        context=field == "body",
-        numlines=2,
-    )
-    # difflib escapes the text it shows; it writes no scripts and no inline styles.
-    return Markup(table)  # noqa: S704

@@ -33,6 +33,26 @@ class StoredValueConverter(ModelConverter):
     Here the form works on values throughout.
     """
 
+    async def _prepare_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        # SQLAdmin copies a field's form_args shallowly and then appends its own
+        # validators to the list it got: the view's list itself, so every form built
+        # added another Length and InputRequired (dozens of repeated messages after a
+        # while). Each form gets lists of its own.
+        field_args = kwargs.get("field_args")
+        if field_args is not None:
+            kwargs["field_args"] = {
+                key: list(value) if isinstance(value, list) else value
+                for key, value in field_args.items()
+            }
+        prepared: dict[str, Any] | None = await super()._prepare_kwargs(*args, **kwargs)
+        return prepared
+
+    @staticmethod
+    def _string_common(prop: ColumnProperty[Any]) -> list[Any]:
+        # SQLAdmin adds a Length check from the column's size; every text field here has
+        # a FollowsRule with the field's real limit, said as the API says it. One message.
+        return []
+
     @converts("Enum")  # type: ignore[untyped-decorator]
     def conv_enum(
         self, model: type, prop: ColumnProperty[Any], kwargs: dict[str, Any]

@@ -16,6 +16,7 @@ from sqladmin.authentication import login_required
 from sqladmin.flash import Flash
 from sqladmin.helpers import get_object_identifier
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -26,13 +27,16 @@ from admin.actions import RowAction
 from admin.auth import (
     UNAVAILABLE,
     StaffAuthentication,
+    admin_origin,
     current_user,
     keep_signed_in,
 )
 from admin.forms import FollowsRule
 from admin.views import AdminError, ServiceModelView, export_cell
 from cms.auth import staff_sessions
+from cms.auth.service import count_attempt, password_check_limits
 from cms.changes import UNSET
+from cms.errors import TooManyAttempts
 from cms.fields import Name, Password
 from cms.users import service as users
 from cms.users.changes import AccountChanges
@@ -186,6 +190,17 @@ class Pages:
     ) -> User:
         view = self._view("user")
         keep = request.session.get("sid")
+        if current_password is not None:
+            # Each check of the current password counts, like a sign-in.
+            limits = password_check_limits(
+                request.app.state.settings, _signed_in(request).id, admin_origin(request).address
+            )
+            try:
+                await run_in_threadpool(
+                    count_attempt, view.database(request), limits, admin_origin(request)
+                )
+            except TooManyAttempts as exc:
+                raise AdminError(f"{exc.message} (in {exc.retry_after} seconds).") from None
 
         def update(uow: Any) -> User:
             user = users.update_user(
@@ -230,8 +245,12 @@ class Pages:
         """What a choice on the confirmation page needs to be made knowingly."""
         if action.choices_template != "cms/choices/user_articles.html":
             return {}
-        with view.session_maker() as session:
-            written = {row.id: articles_of(session, row.id) for row in rows}
+
+        def count() -> dict[int, int]:
+            with view.session_maker() as session:
+                return {row.id: articles_of(session, row.id) for row in rows}
+
+        written = await run_in_threadpool(count)
         return {"written": written, "total": sum(written.values())}
 
     @login_required
@@ -304,7 +323,9 @@ class Pages:
 
         def rows() -> Iterator[str]:
             buffer = io.StringIO()
-            writer = csv.writer(buffer)
+            # Every cell quoted: a value with ; or a tab cannot shift into other columns
+            # in a spreadsheet that guesses the separator.
+            writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
             writer.writerow(names)
             with database.reading() as session:
                 for values in session.execute(stmt):

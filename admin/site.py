@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from admin.auth import UNAVAILABLE, PolicyAuthorization, StaffAuthentication, current_user
-from admin.csrf import csrf_token
+from admin.csrf import MAX_FORM_BYTES, csrf_token
 from admin.editorial import EditorialPages
 from admin.pages import Pages
 from admin.views import AdminError, ArticleAdmin, AuditAdmin, TrashAdmin, UserAdmin
@@ -90,9 +90,30 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         Route("/{identity}/act/{action}", pages.act, methods=["POST"], name="act"),
     ]
     kept = [
-        route for route in admin.admin.router.routes if getattr(route, "name", None) not in replaced
+        _with_room_for_a_body(route)
+        for route in admin.admin.router.routes
+        if getattr(route, "name", None) not in replaced
     ]
     admin.admin.router.routes = ours + kept
+
+
+def _with_room_for_a_body(route: BaseRoute) -> BaseRoute:
+    """SQLAdmin's create and edit pages, parsing their form with room for a whole body.
+
+    Starlette refuses a form field over 1 MiB; a body at its 1 MiB limit arrives larger
+    (a browser sends each line break as two bytes). A request keeps the form it parsed
+    first, so parsing it here first, with the back office's own bound, is enough."""
+    if not isinstance(route, Route) or route.name not in ("create", "edit"):
+        return route
+    endpoint = route.endpoint
+
+    async def parse_then_answer(request: Request) -> Response:
+        if request.method == "POST":
+            await request.form(max_part_size=MAX_FORM_BYTES)
+        response: Response = await endpoint(request)
+        return response
+
+    return Route(route.path, parse_then_answer, methods=route.methods, name=route.name)
 
 
 def _template_helpers(admin: Admin) -> None:

@@ -26,7 +26,7 @@ from wtforms.validators import Optional
 
 from admin.actions import Choices, RowAction
 from admin.auth import admin_origin, current_user
-from admin.filters import AuthorFilter, ValueFilter
+from admin.filters import AuthorFilter, StateFilter, ValueFilter
 from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
 from cms.articles import service as articles
@@ -49,6 +49,8 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Beyond this many matching rows a filtered list says "more than" instead of counting
 # them all: an exact count of a million-row search costs more than the page itself.
 COUNT_CAP = 10_000
+# Deeper than any real list; past it an offset overflows what the database takes.
+MAX_PAGE = 10_000_000
 UNAVAILABLE = "The database is unavailable right now; your change was not saved. Try again."
 
 CHOICE_LABELS.update({"draft": "Draft", "published": "Published", "scheduled": "Scheduled"})
@@ -82,6 +84,10 @@ class ServiceModelView(ModelView):
     page_size_options: ClassVar = [25, 50, 100]
     export_types: ClassVar = ["csv"]
     can_import = False
+    # SQLAdmin's own delete route (DELETE /admin/{identity}/delete) would delete rows
+    # itself, past the services: no audit entry, no trash, no "last admin" rule. Every
+    # deletion is a row action here instead (a confirmation page, then a service call).
+    can_delete = False
     # Exports go through custom_export_cell, which defuses spreadsheet formulas.
     use_pretty_export: ClassVar[bool] = True
     # What the confirmations and messages call one row.
@@ -158,6 +164,8 @@ class ServiceModelView(ModelView):
         page_size = self.validate_page_number(request.query_params.get("pageSize"), self.page_size)
         if not 1 <= page_size <= max(self.page_size_options):
             raise HTTPException(400, "Page size must be between 1 and 100.")
+        if page > MAX_PAGE:
+            raise HTTPException(400, f"Pages are numbered up to {MAX_PAGE:,}.")
         stmt = await self._filtered(request, self.list_query(request))
         search = request.query_params.get("search")
         if search:
@@ -463,20 +471,13 @@ def _articles_choice(uow: UnitOfWork, choices: Choices) -> dict[str, Any]:
     return {"reassign_to": heir.id}
 
 
-def _status_action(
-    name: str, label: str, status: ArticleStatus, question: str, done: str
-) -> RowAction:
-    """Publishing or unpublishing chosen articles: the same save the edit page makes."""
-    return RowAction(
-        name=name,
-        label=label,
-        question=question,
-        done=done + " {names}.",
-        permission=name,
-        perform=lambda uow, pk, _choices: articles.update_article(
-            uow, article_id=pk, changes=ArticleChanges(status=status), action=name
-        ),
-    )
+def _publish_now(uow: UnitOfWork, pk: int, _choices: Choices) -> Any:
+    return articles.publish_now(uow, article_id=pk)
+
+
+def _unpublish(uow: UnitOfWork, pk: int, _choices: Choices) -> Any:
+    changes = ArticleChanges(status=ArticleStatus.DRAFT)
+    return articles.update_article(uow, article_id=pk, changes=changes)
 
 
 class ArticleAdmin(ServiceModelView, model=Article):
@@ -555,13 +556,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.updated_at,
     ]
     column_default_sort: ClassVar = [(Article.updated_at, True)]
-    column_filters: ClassVar = [
-        StaticValuesFilter(
-            Article.status,
-            values=[(status.value, choice_label(status.value)) for status in ArticleStatus],
-        ),
-        AuthorFilter(),
-    ]
+    column_filters: ClassVar = [StateFilter(), AuthorFilter()]
     form_columns: ClassVar = [
         Article.title,
         Article.slug,
@@ -576,6 +571,9 @@ class ArticleAdmin(ServiceModelView, model=Article):
             "label": "Body",
             "description": "Markdown (GitHub-flavoured); rendered and sanitized on save.",
             "render_kw": {"rows": 16, "class": "form-control"},
+            # Browsers send a text area's line breaks as CRLF; the body is stored as typed
+            # (LF), so a body at the size limit fits from the form as from the API.
+            "filters": [lambda value: value.replace("\r\n", "\n") if value else value],
         },
         "status": {
             "label": "Status",
@@ -599,15 +597,21 @@ class ArticleAdmin(ServiceModelView, model=Article):
     edit_template = "cms/article_edit.html"
     create_template = "cms/article_create.html"
     row_actions: ClassVar[list[RowAction]] = [
-        _status_action(
-            "publish", "Publish", ArticleStatus.PUBLISHED, "Publish {rows} now?", "Published"
+        RowAction(
+            name="publish",
+            label="Publish",
+            question="Publish {rows} now? A time still to come becomes now.",
+            done="Published {names}.",
+            permission="publish",
+            perform=_publish_now,
         ),
-        _status_action(
-            "unpublish",
-            "Unpublish",
-            ArticleStatus.DRAFT,
-            "Unpublish {rows}? They become drafts, gone from the public site.",
-            "Unpublished",
+        RowAction(
+            name="unpublish",
+            label="Unpublish",
+            question="Unpublish {rows}? They become drafts, gone from the public site.",
+            done="Unpublished {names}.",
+            permission="unpublish",
+            perform=_unpublish,
         ),
         RowAction(
             name="delete",
@@ -736,11 +740,6 @@ class ArticleAdmin(ServiceModelView, model=Article):
             Flash.success(request, f"Saved {self.row_label(article)}.")
         return article
 
-    async def delete_model(self, request: Request, pk: Any) -> None:
-        await self.run_as_actor(
-            request, lambda uow: articles.delete_article(uow, article_id=int(pk))
-        )
-
 
 class AuditAdmin(ServiceModelView, model=AuditEntry):
     """The audit trail: read-only, for admins. Nothing here can be edited or deleted."""
@@ -751,7 +750,6 @@ class AuditAdmin(ServiceModelView, model=AuditEntry):
     row_noun = "entry"
     can_create = False
     can_edit = False
-    can_delete = False
 
     column_list: ClassVar = [
         AuditEntry.at,
@@ -840,7 +838,6 @@ class TrashAdmin(ServiceModelView, model=TrashedArticle):
     row_noun = "deleted article"
     can_create = False
     can_edit = False
-    can_delete = False
     can_export = False
 
     column_list: ClassVar = [

@@ -1,12 +1,14 @@
 """Settings: where they come from, and the secret key each environment must have."""
 
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from cms.config import Settings
+from cms.config import Settings, development_secret_key
 
 
 def test_development_makes_its_own_key_once_and_keeps_it_private(tmp_path: Path) -> None:
@@ -22,6 +24,30 @@ def test_development_makes_its_own_key_once_and_keeps_it_private(tmp_path: Path)
         _env_file=None, environment="development", secret_key_file=tmp_path / "elsewhere"
     )
     assert other.secret != first.secret  # every installation has its own
+
+
+def test_workers_starting_at_once_share_one_whole_key(tmp_path: Path) -> None:
+    """Several workers of a fresh install make the key at the same moment: each must
+    read the same, complete key (never an empty file another is still writing)."""
+    for trial in range(20):
+        key_file = tmp_path / f"trial{trial}" / "secret_key"
+        start = threading.Barrier(8)
+
+        def read_key(_: int, path: Path = key_file, barrier: threading.Barrier = start) -> str:
+            barrier.wait()
+            return development_secret_key(path)
+
+        with ThreadPoolExecutor(8) as pool:
+            keys = set(pool.map(read_key, range(8)))
+        assert len(keys) == 1 and len(keys.pop()) >= 48
+        assert [p.name for p in key_file.parent.iterdir()] == ["secret_key"]
+
+
+def test_a_damaged_development_key_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("\n")
+    with pytest.raises(ValidationError, match="Delete the file"):
+        Settings(_env_file=None, environment="development", secret_key_file=key_file)
 
 
 @pytest.mark.parametrize("environment", ["test", "production"])

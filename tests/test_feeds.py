@@ -7,10 +7,11 @@ import feedparser
 import httpx
 
 from cms.articles.models import ArticleStatus
+from cms.asgi import build_app
 from cms.db import Database, utcnow
 from cms.demo import seed_demo
 from cms.feeds import service
-from tests.conftest import ArticleFactory, UserFactory
+from tests.conftest import ArticleFactory, LiveServer, UserFactory, make_settings
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -86,6 +87,57 @@ def test_a_tag_has_its_own_feed(api: httpx.Client, make_user: UserFactory, login
     assert not parsed.bozo
     assert [entry.title for entry in parsed.entries] == ["Tagged one"]
     assert api.get("/tags/no-such-tag/feed.xml").status_code == 404
+
+
+def test_a_tag_only_drafts_carry_has_no_public_feed(
+    api: httpx.Client, make_user: UserFactory, login: object
+) -> None:
+    """Its name can say what is coming ("Acquisition of X"): unknown until published."""
+    headers = login(make_user())  # type: ignore[operator]
+    api.post("/articles/", json={"title": "Coming", "tags": ["Big Merger"]}, headers=headers)
+    assert api.get("/tags/big-merger/feed.xml").status_code == 404
+    assert "big-merger" not in api.get("/tags/").text
+
+
+def test_text_pasted_from_a_word_processor_keeps_the_feed_valid(
+    api: httpx.Client, make_user: UserFactory, login: object
+) -> None:
+    """Word's soft line break is a vertical tab, which XML cannot carry at all."""
+    headers = login(make_user())  # type: ignore[operator]
+    created = api.post(
+        "/articles/",
+        json={"title": "Pasted", "body": "Line one\u000bline two\u000c", "status": "published"},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    feed = api.get("/feed.xml")
+    assert feed.status_code == 200
+    parsed = feedparser.parse(feed.content)
+    assert not parsed.bozo
+    assert parsed.entries[0].summary == "Line one line two"
+    # Titles, names and tags are one line: refused with a reason where they are typed.
+    refused = api.post("/articles/", json={"title": "Tab\tin title"}, headers=headers)
+    assert refused.status_code == 422 and "U+0009" in refused.text
+
+
+def test_feeds_are_for_shared_caches_only_when_the_site_url_is_configured(
+    api: httpx.Client, database_url: str
+) -> None:
+    """Without CMS_SITE_URL the links come from the Host header: a forged one must not
+    land in a cache everyone reads."""
+    forged = api.get("/feed.xml", headers={"Host": "evil.example"})
+    assert "evil.example" in forged.text  # as asked, for this one client
+    assert forged.headers["cache-control"] == "private, max-age=60"
+    assert api.get("/sitemap.xml").headers["cache-control"] == "private, max-age=60"
+    configured = LiveServer(build_app(make_settings(database_url, site_url="https://cms.example")))
+    configured.start()
+    try:
+        answer = httpx.get(f"{configured.url}/feed.xml", headers={"Host": "evil.example"})
+        assert answer.headers["cache-control"] == "public, max-age=60"
+        assert "evil.example" not in answer.text and "https://cms.example/" in answer.text
+    finally:
+        configured.stop()
+        configured.app.state.database.dispose()
 
 
 def test_the_sitemap_lists_every_visible_article_with_lastmod(

@@ -70,6 +70,17 @@ def test_the_article_list_reads_like_a_cms(
     assert "Ada Lovelace" in page and "ada@example.com" not in page
     assert ">Scheduled<" in page and ">Published<" in page and ">Draft<" in page
 
+    # The status filter speaks the same three states, and the dashboard's cards use it.
+    def titles(state: str) -> set[str]:
+        listed = browser.get(f"/admin/article/list?status={state}").text
+        return {t for t in ("Out now", "Coming soon", "Still writing") if t in listed}
+
+    assert titles("published") == {"Out now"}
+    assert titles("scheduled") == {"Coming soon"}
+    assert titles("draft") == {"Still writing"}
+    dashboard = browser.get("/admin/").text
+    assert 'href="/admin/article/list?status=scheduled"' in dashboard
+
 
 def test_the_article_list_searches_sorts_and_filters(
     browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory
@@ -150,6 +161,7 @@ def test_counts_stop_at_ten_thousand_and_deep_pages_still_open(
         ("/admin/article/list?author_id=abc", 400),
         ("/admin/article/list?page=abc", 400),
         ("/admin/article/list?pageSize=100000", 400),
+        ("/admin/article/list?page=99999999999", 400),
         ("/admin/article/list?sortBy=body", 400),
         ("/admin/user/details/abc", 400),
         ("/admin/article/edit/abc", 400),
@@ -195,8 +207,11 @@ def test_exports_defuse_spreadsheet_formulas(
     signed_in(browser, editor)
     articles = list(csv.reader(io.StringIO(browser.get("/admin/article/export/csv").text)))
     assert articles[1][1] == '\'=HYPERLINK("http://evil.example","x")'
-    users = list(csv.reader(io.StringIO(browser.get("/admin/user/export/csv").text)))
+    exported = browser.get("/admin/user/export/csv").text
+    users = list(csv.reader(io.StringIO(exported)))
     assert users[1][2] == "'=cmd|' /C calc'!A0"
+    # Every cell quoted: a spreadsheet guessing ";" or tab as the separator keeps columns.
+    assert all(line.startswith('"') and line.endswith('"') for line in exported.splitlines())
 
 
 def _rss_bytes() -> int:

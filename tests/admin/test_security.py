@@ -229,8 +229,50 @@ def test_redirects_never_name_a_foreign_host(browser: httpx.Client) -> None:
     response = browser.get("/admin/", headers={"Host": "evil.example"})
     assert response.status_code == 302
     assert response.headers["location"] == "/admin/login"
+    # The link every newcomer follows first has no trailing slash: the app's own redirect.
+    slash = browser.get("/admin", headers={"Host": "evil.example"})
+    assert slash.status_code == 307 and slash.headers["location"] == "/admin/"
     page = browser.get("/admin/login", headers={"Host": "evil.example"})
     assert "evil.example" not in page.text
+
+
+def test_sqladmins_own_delete_route_is_closed(
+    browser: httpx.Client, make_user: UserFactory, make_article: object, database: Database
+) -> None:
+    """It deleted rows past the services: no trash, no audit entry, even the last admin."""
+    admin = make_user(role=Role.ADMIN)
+    author = make_user()
+    signed_in(browser, admin)
+    token = csrf_token_on(browser.get("/admin/user/list"))
+    for identity, pk in (("user", admin.id), ("user", author.id)):
+        refused = browser.delete(
+            f"/admin/{identity}/delete?pks={pk}", headers={"X-CSRF-Token": token}
+        )
+        assert refused.status_code == 403
+    assert count(database, User) == 2
+
+
+def test_a_role_change_ends_the_accounts_sessions(
+    browser: httpx.Client, make_user: UserFactory, api: httpx.Client
+) -> None:
+    """Demoted, an old cookie must not come back to life when the role comes back."""
+    editor, admin = make_user(role=Role.EDITOR), make_user(role=Role.ADMIN)
+    signed_in(browser, editor)
+    assert browser.get("/admin/article/list").status_code == 200
+    admin_token = api.post(
+        "/auth/token", data={"username": admin.email, "password": DEFAULT_PASSWORD}
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {admin_token}"}
+    editor_token = api.post(
+        "/auth/token", data={"username": editor.email, "password": DEFAULT_PASSWORD}
+    ).json()["access_token"]
+    for role in ("author", "editor"):
+        changed = api.patch(f"/users/{editor.id}", json={"role": role}, headers=bearer)
+        assert changed.status_code == 200
+    again = browser.get("/admin/article/list")
+    assert again.status_code == 302 and again.headers["location"] == "/admin/login"
+    old = api.get("/users/me", headers={"Authorization": f"Bearer {editor_token}"})
+    assert old.status_code == 401
 
 
 # Signing in

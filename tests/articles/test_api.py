@@ -1,5 +1,6 @@
 """The /articles/ endpoints over real HTTP: drafts, publishing, slugs, permissions, limits."""
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -345,13 +346,17 @@ def test_malformed_bodies_are_422_not_500(
 
 
 def test_oversized_requests_are_refused_before_parsing(
-    api: httpx.Client, make_user: UserFactory, login: Login
+    api: httpx.Client, make_user: UserFactory, login: Login, caplog: pytest.LogCaptureFixture
 ) -> None:
     headers = login(make_user())
-    response = api.post(
-        "/articles/", json={"title": "x", "body": "a" * (9 * 1024 * 1024)}, headers=headers
-    )
+    with caplog.at_level(logging.INFO):
+        response = api.post(
+            "/articles/", json={"title": "x", "body": "a" * (9 * 1024 * 1024)}, headers=headers
+        )
     assert response.status_code == 413
+    # The client's mistake: its access line, no traceback.
+    assert not [record for record in caplog.records if record.exc_info]
+    assert any(" 413 " in record.getMessage() for record in caplog.records)
 
 
 def test_delete_is_204_and_final(api: httpx.Client, make_user: UserFactory, login: Login) -> None:

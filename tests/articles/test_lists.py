@@ -16,7 +16,13 @@ from cms.asgi import build_app
 from cms.db import Database, utcnow
 from cms.demo import seed_demo
 from cms.roles import Role
-from tests.conftest import ArticleFactory, LiveServer, UserFactory, make_settings
+from tests.conftest import (
+    DEFAULT_PASSWORD,
+    ArticleFactory,
+    LiveServer,
+    UserFactory,
+    make_settings,
+)
 
 Login = Callable[..., dict[str, str]]
 
@@ -204,7 +210,8 @@ def test_search_finds_title_and_body_words_among_visible_articles(
     assert api.get("/articles/?q=zeppelin").json() == []
     assert api.get("/articles/?q=").status_code == 422
     # Whatever the operators of the engine's query syntax, a search is just words.
-    for odd in ['"', "AND OR NOT", "flour*", "(", "sourdough -basics", "NEAR(a b)"]:
+    odd_ones = ['"', "AND OR NOT", "flour*", "(", "sourdough -basics", "NEAR(a b)"]
+    for odd in [*odd_ones, "sour\x00dough", "\x00", "flour\x1f\x7f"]:
         assert api.get("/articles/", params={"q": odd}).status_code == 200, odd
 
 
@@ -286,6 +293,28 @@ def test_a_revalidation_is_a_304_without_the_body(
     assert (
         api.get("/articles/", headers={"If-None-Match": listing.headers["etag"]}).status_code == 200
     )
+
+
+def test_an_etag_says_nothing_about_the_authors_account(
+    api: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, login: Login
+) -> None:
+    """It changes with what the article shows (the author's name), not when the author
+    last changed their password."""
+    author = make_user(name="Bob")
+    article = published(make_article, author, "Stable")
+    before = api.get(f"/articles/{article.id}").headers["etag"]
+    changed = api.patch(
+        f"/users/{author.id}",
+        json={"password": "a new password", "current_password": DEFAULT_PASSWORD},
+        headers=login(author),
+    )
+    assert changed.status_code == 200
+    assert api.get(f"/articles/{article.id}").headers["etag"] == before
+    renamed = api.patch(
+        f"/users/{author.id}", json={"name": "Robert"}, headers=login(author, "a new password")
+    )
+    assert renamed.status_code == 200
+    assert api.get(f"/articles/{article.id}").headers["etag"] != before
 
 
 def test_a_list_is_never_cached_past_the_next_scheduled_article(

@@ -68,16 +68,47 @@ def test_every_save_is_a_numbered_revision_and_a_restore_is_one_too(
     assert api.post(f"{url}/revisions/99/restore", headers=headers).status_code == 404
 
 
-def test_revisions_follow_the_articles_visibility(
+def test_history_is_for_those_who_may_edit_the_article(
     api: httpx.Client, make_user: UserFactory, login: Login
 ) -> None:
     author, stranger, editor = make_user(), make_user(), make_user(role=Role.EDITOR)
     draft = api.post("/articles/", json={"title": "Secret draft"}, headers=login(author)).json()
     url = f"/articles/{draft['id']}/revisions"
-    assert api.get(url).status_code == 404
+    assert api.get(url).status_code == 401
     assert api.get(url, headers=login(stranger)).status_code == 404
     assert api.post(f"{url}/1/restore", headers=login(stranger)).status_code == 404
     assert api.get(url, headers=login(editor)).status_code == 200
+
+    # Published, the article is everyone's to read; what was taken out of it is not.
+    article_url = f"/articles/{draft['id']}"
+    api.patch(
+        article_url,
+        json={"body": "my password is hunter2", "status": "published"},
+        headers=login(author),
+    )
+    api.patch(article_url, json={"body": "nothing to see"}, headers=login(author))
+    assert api.get(article_url).status_code == 200
+    assert api.get(url).status_code == 401
+    refused = api.get(f"{url}/2", headers=login(stranger))
+    assert refused.status_code == 403 and "hunter2" not in refused.text
+    assert api.get(f"{url}/2", headers=login(author)).json()["body"] == "my password is hunter2"
+    assert len(api.get(url, headers=login(editor)).json()) == 3
+
+
+def test_the_history_comes_a_page_at_a_time_without_bodies(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    headers = login(make_user())
+    article = api.post("/articles/", json={"title": "v1", "body": "x" * 50_000}, headers=headers)
+    url = f"/articles/{article.json()['id']}"
+    for number in range(2, 6):
+        api.patch(url, json={"title": f"v{number}"}, headers=headers)
+    first = api.get(f"{url}/revisions?limit=2", headers=headers)
+    assert [r["title"] for r in first.json()] == ["v5", "v4"]
+    assert "xxxx" not in first.text and "body" not in first.json()[0]
+    rest = api.get(f"{url}/revisions?skip=2&limit=100", headers=headers).json()
+    assert [r["title"] for r in rest] == ["v3", "v2", "v1"]
+    assert api.get(f"{url}/revisions?limit=101", headers=headers).status_code == 422
 
 
 def test_history_survives_its_authors_deactivation(
@@ -89,7 +120,7 @@ def test_history_survives_its_authors_deactivation(
     ).json()
     admin_headers = login(admin)
     api.patch(f"/users/{author.id}", json={"is_active": False}, headers=admin_headers)
-    history = api.get(f"/articles/{article['id']}/revisions").json()
+    history = api.get(f"/articles/{article['id']}/revisions", headers=admin_headers).json()
     assert [r["saved_by"] for r in history] == ["Gone Soon"]
 
 
@@ -283,6 +314,55 @@ def test_an_old_slug_redirects_and_is_not_reused_by_accident(
     )
     assert deliberate.status_code == 201 and deliberate.json()["slug"] == "moving-day"
     assert api.get("/articles/slug/moving-day", headers=headers).json()["title"] == "Another"
+
+
+def test_going_back_to_an_earlier_slug_and_restoring_across_slugs_work(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    headers = login(make_user())
+    article = api.post("/articles/", json={"title": "Round trip"}, headers=headers).json()
+    url = f"/articles/{article['id']}"
+    assert api.patch(url, json={"slug": "round-trip-b"}, headers=headers).status_code == 200
+    back = api.patch(url, json={"slug": "round-trip"}, headers=headers)
+    assert back.status_code == 200 and back.json()["slug"] == "round-trip"
+    api.patch(url, json={"slug": "round-trip-c", "title": "Renamed"}, headers=headers)
+    restored = api.post(f"{url}/revisions/1/restore", headers=headers)
+    assert restored.status_code == 200, restored.text
+    assert (restored.json()["slug"], restored.json()["title"]) == ("round-trip", "Round trip")
+    # Every address it had still leads to it.
+    for old in ("round-trip-b", "round-trip-c"):
+        moved = api.get(f"/articles/slug/{old}", headers=headers, follow_redirects=False)
+        assert moved.headers["location"] == "/articles/slug/round-trip", old
+
+
+def test_another_authors_old_address_cannot_be_taken_over(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    """An old slug still redirects the article's readers: only someone who may edit that
+    article may end the redirect by taking the slug."""
+    editor, stranger = make_user(role=Role.EDITOR), make_user()
+    article = api.post(
+        "/articles/",
+        json={"title": "Big news", "status": "published"},
+        headers=login(editor),
+    ).json()
+    api.patch(f"/articles/{article['id']}", json={"slug": "big-news-2026"}, headers=login(editor))
+    hijack = api.post(
+        "/articles/",
+        json={"title": "Phish", "slug": "big-news", "status": "published"},
+        headers=login(stranger),
+    )
+    assert hijack.status_code == 409
+    own = api.post("/articles/", json={"title": "Mine"}, headers=login(stranger)).json()
+    renamed = api.patch(
+        f"/articles/{own['id']}", json={"slug": "big-news"}, headers=login(stranger)
+    )
+    assert renamed.status_code == 409
+    moved = api.get("/articles/slug/big-news", follow_redirects=False)
+    assert moved.headers["location"] == "/articles/slug/big-news-2026"
+    # The editor, who may edit both, may.
+    taken = api.patch(f"/articles/{own['id']}", json={"slug": "big-news"}, headers=login(editor))
+    assert taken.status_code == 200
 
 
 def test_a_title_that_slugifies_to_nothing_still_gets_a_slug(

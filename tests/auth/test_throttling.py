@@ -145,6 +145,57 @@ def test_one_client_cannot_mint_accounts_by_the_thousand(client: httpx.Client) -
     assert sign_up(100, "198.51.100.30").status_code == 201
 
 
+def test_a_token_of_ones_own_does_not_lift_the_sign_up_limit(
+    client: httpx.Client, make_user: UserFactory
+) -> None:
+    member = make_user()
+    token = attempt(client, member.email, DEFAULT_PASSWORD, "203.0.113.77").json()["access_token"]
+
+    def sign_up(number: int) -> int:
+        return client.post(
+            "/users/",
+            json={"email": f"minted{number}@example.com", "password": "long enough"},
+            headers={"X-Forwarded-For": "203.0.113.77", "Authorization": f"Bearer {token}"},
+        ).status_code
+
+    codes = [sign_up(n) for n in range(SIGNUPS_PER_CLIENT + 2)]
+    assert codes == [201] * SIGNUPS_PER_CLIENT + [429, 429]
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network(
+    client: httpx.Client, make_user: UserFactory
+) -> None:
+    """A subscriber usually holds a whole /64: each of its addresses is the same client."""
+    victim = make_user()
+    codes = [
+        attempt(client, victim.email, "wrong", f"2001:db8:1:2::{number:x}").status_code
+        for number in range(1, PER_ACCOUNT_AND_CLIENT + 3)
+    ]
+    assert codes == [401] * PER_ACCOUNT_AND_CLIENT + [429, 429]
+    # Another /64 is another client.
+    assert attempt(client, victim.email, DEFAULT_PASSWORD, "2001:db8:1:3::1").status_code == 200
+
+
+def test_the_current_password_cannot_be_guessed_through_a_token(
+    client: httpx.Client, make_user: UserFactory
+) -> None:
+    """A stolen token (or an unattended browser) is not a way to guess the password."""
+    owner = make_user()
+    token = attempt(client, owner.email, DEFAULT_PASSWORD, "203.0.113.88").json()["access_token"]
+
+    def change(current: str) -> httpx.Response:
+        return client.patch(
+            f"/users/{owner.id}",
+            json={"password": "a brand new one", "current_password": current},
+            headers={"X-Forwarded-For": "203.0.113.88", "Authorization": f"Bearer {token}"},
+        )
+
+    codes = [change(f"guess {n}").status_code for n in range(PER_ACCOUNT_AND_CLIENT + 1)]
+    assert codes == [422] * PER_ACCOUNT_AND_CLIENT + [429]
+    # Even the right one waits now: the limit is on checking, not on being wrong.
+    assert change(DEFAULT_PASSWORD).status_code == 429
+
+
 def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(
     api: httpx.Client, make_user: UserFactory
 ) -> None:
