@@ -25,7 +25,7 @@ from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
 from cms.db import Database
 from cms.feeds.router import router as feeds_router
-from cms.middleware import APICorsMiddleware, RequestContextMiddleware
+from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, RequestContextMiddleware
 from cms.observability import RequestObserver
 from cms.users.router import router as users_router
 
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the request context (its lines carry the request id), outside CORS (whose
     # preflight answers are requests too).
     app.add_middleware(RequestObserver)
+    app.add_middleware(RelativeRedirectsMiddleware)
     app.add_middleware(
         RequestContextMiddleware,
         trusted_proxies=settings.trusted_proxies,
@@ -159,7 +160,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {
                     "detail": [
-                        {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
+                        {
+                            "loc": [exc.location, exc.field],
+                            "msg": exc.message,
+                            "type": "value_error",
+                        }
                     ]
                 },
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -1,8 +1,10 @@
 """Settings, read once from the environment (prefix ``CMS_``) or a ``.env`` file."""
 
+import contextlib
 import ipaddress
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     # ceiling per account over all addresses, far above what one client can reach.
     login_max_failures: int = Field(default=10, ge=1)
     login_max_failures_per_client: int = Field(default=30, ge=1)
-    login_max_failures_per_account: int = Field(default=500, ge=1)
+    login_max_failures_per_account: int = Field(default=500, ge=0)  # 0: no ceiling
     login_lockout_seconds: int = Field(default=300, ge=1)
     # Accounts one client address may create per window.
     signup_max_per_client: int = Field(default=10, ge=1)
@@ -161,19 +163,25 @@ def development_secret_key(path: Path) -> str:
     source code (or another developer's machine) is worthless here.
     """
     path = path.expanduser()
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    try:
-        # O_EXCL: when two workers start at once, one writes and the other reads.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(key + "\n")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole to a file of its own, then linked into place: a link never
+        # replaces a file, so when several workers start at once exactly one key wins,
+        # and no worker ever reads a file that is still being written.
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(secrets.token_urlsafe(48) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"The development key in {path} is shorter than {MIN_SECRET_LENGTH} characters "
+            "(an interrupted write?). Delete the file and start again: a new key is made."
+        )
     return key
 
 

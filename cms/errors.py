@@ -42,11 +42,13 @@ class SlugMoved(DomainError):
 
 
 class InvalidInput(DomainError):
-    """A field's value is not acceptable; ``field`` names it."""
+    """A field's value is not acceptable; ``field`` names it, ``location`` says where it
+    was sent (``body`` or ``query``)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, location: str = "body") -> None:
         super().__init__(message)
         self.field = field
+        self.location = location
 
 
 class NotAuthenticated(DomainError):

@@ -53,6 +53,19 @@ def _no_nul(value: str) -> str:
     return value
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _one_line(value: str) -> str:
+    """Titles, names and tags are one line of text: no tabs, line breaks or other
+    control characters (which feeds and spreadsheets cannot carry)."""
+    found = _CONTROL.search(value)
+    if found is not None:
+        code = f"U+{ord(found.group()):04X}"
+        raise ValueError(f"must be one line of text without control characters (found {code})")
+    return value
+
+
 def _slug_shape(value: str) -> str:
     if _SLUG_RE.fullmatch(value) is None:
         raise ValueError("must be lower-case letters, digits and single hyphens")
@@ -95,6 +108,7 @@ Title = Annotated[
     Field(min_length=1, max_length=TITLE_MAX_LENGTH),
     AfterValidator(_encodable),
     AfterValidator(_not_blank),
+    AfterValidator(_one_line),
 ]
 Body = Annotated[
     str,
@@ -109,7 +123,12 @@ Slug = Annotated[
     Field(min_length=1, max_length=SLUG_MAX_LENGTH, json_schema_extra={"pattern": SLUG_PATTERN}),
     AfterValidator(_slug_shape),
 ]
-Name = Annotated[str, Field(max_length=NAME_MAX_LENGTH), AfterValidator(_encodable)]
+Name = Annotated[
+    str,
+    Field(max_length=NAME_MAX_LENGTH),
+    AfterValidator(_encodable),
+    AfterValidator(_one_line),
+]
 Email = Annotated[
     str,
     Field(max_length=EMAIL_MAX_LENGTH, json_schema_extra={"format": "email"}),
@@ -126,6 +145,7 @@ TagName = Annotated[
     str,
     Field(min_length=1, max_length=TAG_MAX_LENGTH),
     AfterValidator(_encodable),
+    AfterValidator(_one_line),
 ]
 PublicationTime = Annotated[
     AwareDatetime,

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.middleware import body_limit
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,6 +52,12 @@ def route_template(scope: Scope, root_path: str, routes: Iterable[BaseRoute]) ->
             if match is Match.PARTIAL and partial is None:
                 partial = candidate.path_format
     return partial or UNMATCHED
+
+
+# Starlette's body-size limit unwinds with this once it has sent its 413 (no public name).
+_LIMIT_ANSWERED: type[BaseException] | tuple[()] = getattr(
+    body_limit, "_RequestBodyLimitResponseSent", ()
+)
 
 
 class RequestObserver:
@@ -106,6 +114,16 @@ class RequestObserver:
             IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, observed_send)
+        except HTTPException as exc:
+            # An answer meant for a middleware outside this one (the body-size limit's
+            # 413, raised while the application reads a body that is too large): the
+            # client's mistake, not a bug, so its access line and no traceback.
+            status = status or exc.status_code
+            raise
+        except _LIMIT_ANSWERED:
+            # The same limit, having answered 413 itself, unwinding the request.
+            status = status or 413
+            raise
         except Exception:
             logger.exception("unhandled error")
             if not status:

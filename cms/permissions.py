@@ -60,6 +60,11 @@ def can_edit_article(user: Actor | None, article: Article) -> bool:
     return user is not None and user.is_active and article.author_id == user.id
 
 
+def can_read_history(user: Actor | None, article: Article) -> bool:
+    """An article's earlier versions: for whoever may edit it, not for every reader."""
+    return can_edit_article(user, article)
+
+
 def can_write_as(user: Actor | None, author_id: int) -> bool:
     """Whether ``user`` may create an article credited to ``author_id``."""
     if is_staff(user):

@@ -125,6 +125,18 @@ class Article(Base):
             cls.published_at <= moment,
         )
 
+    @classmethod
+    def in_state(cls, state: str, moment: datetime) -> ColumnElement[bool]:
+        """SQL: articles that are, at ``moment``, in ``state``: ``draft``,
+        ``scheduled`` (published, its time still to come) or ``published`` (visible)."""
+        if state == "draft":
+            return cls.status == ArticleStatus.DRAFT
+        if state == "scheduled":
+            return and_(cls.status == ArticleStatus.PUBLISHED, cls.published_at > moment)
+        if state == "published":
+            return cls.visible_at(moment)
+        raise ValueError(f"no such state: {state!r}")
+
     def is_visible_at(self, moment: datetime) -> bool:
         """This row: published, and its publication time has come."""
         return (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,7 +79,6 @@ def _columns(dialect: str, *, with_body: bool = True) -> list[Any]:
         Article.author_id,
         Article.version,
         User.name.label("author_name"),
-        User.updated_at.label("author_updated_at"),
         _tags_column(dialect),
     ]
     if with_body:
@@ -106,14 +106,19 @@ def as_public(row: RowMapping) -> dict[str, Any]:
         "created_at": _utc(row["created_at"]),
         "updated_at": _utc(row["updated_at"]),
         "author_id": row["author_id"],
-        "author": row["author_name"] or f"User {row['author_id']}",
+        "author": _author_name(row),
         "tags": sorted(name for name in names if name is not None),
         "version": row["version"],
     }
 
 
+def _author_name(row: RowMapping) -> str:
+    """As :attr:`User.display_name` says it."""
+    return str(row["author_name"] or f"User {row['author_id']}")
+
+
 def row_etag(row: RowMapping) -> str:
-    return etag_for(row["id"], row["version"], row["author_updated_at"])
+    return etag_for(row["id"], row["version"], _author_name(row))
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,7 @@ def read_article(
     joined = Article.__table__.join(User.__table__, User.id == Article.author_id)
     if if_none_match is not None:
         narrow = connection.execute(
-            select(Article.id, Article.version, User.updated_at.label("author_updated_at"))
+            select(Article.id, Article.version, Article.author_id, User.name.label("author_name"))
             .select_from(joined)
             .where(*where)
         ).first()
@@ -362,7 +367,11 @@ def _key(order: str) -> tuple[Any, bool]:
     descending = order.startswith("-")
     name = order.removeprefix("-")
     if name not in _KEYS:
-        raise InvalidInput("order", f"order must be one of {', '.join(ORDERS)} (- for descending)")
+        raise InvalidInput(
+            "order",
+            f"order must be one of {', '.join(ORDERS)} (- for descending)",
+            location="query",
+        )
     return _KEYS[name], descending
 
 
@@ -397,36 +406,47 @@ def _cursor_value(value: Any) -> Any:
 def _from_cursor_value(key: Any, value: Any) -> Any:
     if key is Article.title:
         if not isinstance(value, str):
-            raise InvalidInput("cursor", cursors.BAD_CURSOR)
+            raise InvalidInput("cursor", cursors.BAD_CURSOR, location="query")
         return value
     try:
         return datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise InvalidInput("cursor", cursors.BAD_CURSOR) from None
+        raise InvalidInput("cursor", cursors.BAD_CURSOR, location="query") from None
 
 
 def _position(query: ListQuery, order: str, secret: str) -> dict[str, Any]:
     if query.cursor is None:
         return {}
     if query.skip:
-        raise InvalidInput("skip", "use skip or cursor, not both")
+        raise InvalidInput("skip", "use skip or cursor, not both", location="query")
     position = cursors.decode(secret, query.cursor)
     if position.get("o") != order:
-        raise InvalidInput("cursor", "this cursor belongs to another order; start again")
+        raise InvalidInput(
+            "cursor", "this cursor belongs to another order; start again", location="query"
+        )
     if order == "relevance":
         if not isinstance(position.get("p"), int) or position["p"] < 0:
-            raise InvalidInput("cursor", cursors.BAD_CURSOR)
+            raise InvalidInput("cursor", cursors.BAD_CURSOR, location="query")
     elif not isinstance(position.get("i"), int):
-        raise InvalidInput("cursor", cursors.BAD_CURSOR)
+        raise InvalidInput("cursor", cursors.BAD_CURSOR, location="query")
     return position
 
 
 # Full-text search: FULLTEXT on MySQL/MariaDB, FTS5 on SQLite (both made by migrations)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def search_words(q: str) -> str:
+    """What is searched for: ``q`` with control characters as spaces (a NUL ends an FTS5
+    query early and makes it invalid; no word contains one)."""
+    return _CONTROL.sub(" ", q)
+
+
 def _fts_phrase(text_: str) -> str:
     """The words of a search, each quoted for FTS5 (its operators are not ours)."""
-    words = [word.replace('"', '""') for word in text_.split()]
+    words = [word.replace('"', '""') for word in search_words(text_).split()]
     return " ".join(f'"{word}"' for word in words) or '""'
 
 
@@ -438,7 +458,9 @@ def matches_search(dialect: str, q: str) -> ColumnElement[bool]:
             .select_from(text("articles_fts"))
             .where(text("articles_fts MATCH :fts_query").bindparams(fts_query=_fts_phrase(q)))
         )
-    score = mysql.match(Article.__table__.c.title, Article.__table__.c.body, against=q)
+    score = mysql.match(
+        Article.__table__.c.title, Article.__table__.c.body, against=search_words(q)
+    )
     condition: ColumnElement[bool] = score.in_natural_language_mode() > 0
     return condition
 
@@ -461,6 +483,7 @@ def _by_relevance(ids: Select[Any], dialect: str, q: str) -> Select[Any]:
             .add_columns((-ranked.c.rank).label("score"))
             .order_by(ranked.c.rank, Article.id.desc())
         )
+    q = search_words(q)
     anywhere = mysql.match(
         Article.__table__.c.title, Article.__table__.c.body, against=q
     ).in_natural_language_mode()

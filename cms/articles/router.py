@@ -31,7 +31,6 @@ from cms.deps import (
     ReadSession,
     SettingsDep,
     SignedInViewer,
-    Viewer,
     WriterDep,
     get_credentials,
 )
@@ -291,10 +290,17 @@ def delete_article(article_id: ObjectId, writer: WriterDep, if_match: IfMatch = 
 
 @router.get("/articles/{article_id}/revisions", response_model=list[RevisionSummary])
 def list_revisions(
-    article_id: ObjectId, session: ReadSession, viewer: Viewer
+    article_id: ObjectId,
+    session: ReadSession,
+    viewer: SignedInViewer,
+    skip: Skip = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 100,
 ) -> list[RevisionSummary]:
-    """Every saved version, newest first; seen by whoever may see the article."""
-    revisions = service.list_revisions(session, viewer=viewer, article_id=article_id)
+    """Saved versions, newest first, a page at a time: for the article's author and
+    editors (earlier versions can hold what was taken out of the published text)."""
+    revisions = service.list_revisions(
+        session, viewer=viewer, article_id=article_id, skip=skip, limit=limit
+    )
     return [RevisionSummary.build(revision) for revision in revisions]
 
 
@@ -303,8 +309,9 @@ def read_revision(
     article_id: ObjectId,
     number: RevisionNumber,
     session: ReadSession,
-    viewer: Viewer,
+    viewer: SignedInViewer,
 ) -> RevisionPublic:
+    """One saved version, whole (for the article's author and editors)."""
     revision = service.get_revision(session, viewer=viewer, article_id=article_id, number=number)
     return RevisionPublic.build(revision)
 

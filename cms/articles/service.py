@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
@@ -64,7 +64,7 @@ _WITH_AUTHOR_AND_TAGS = (selectinload(Article.author), selectinload(Article.tags
 
 def etag(article: Article) -> str:
     """The article's entity tag (:func:`cms.articles.etags.etag_for`)."""
-    return etag_for(article.id, article.version, article.author.updated_at)
+    return etag_for(article.id, article.version, article.author.display_name)
 
 
 def get_visible_article(
@@ -215,22 +215,41 @@ class ArticleSummaryRow:
     updated_at: datetime
 
 
+REVISIONS_PAGE = 100
+
+
 def list_revisions(
-    session: Session, *, viewer: Actor | None, article_id: int
+    session: Session,
+    *,
+    viewer: Actor | None,
+    article_id: int,
+    skip: int = 0,
+    limit: int = REVISIONS_PAGE,
 ) -> Sequence[ArticleRevision]:
-    """Every saved version of an article ``viewer`` may see, newest first."""
-    get_visible_article(session, viewer=viewer, article_id=article_id)
+    """A page of the article's saved versions, newest first, without their bodies."""
+    _check_history(session, viewer, article_id)
     return session.scalars(
         select(ArticleRevision)
         .where(ArticleRevision.article_id == article_id)
+        .options(
+            load_only(
+                ArticleRevision.number,
+                ArticleRevision.title,
+                ArticleRevision.status,
+                ArticleRevision.saved_at,
+                ArticleRevision.saved_by_name,
+            )
+        )
         .order_by(ArticleRevision.number.desc())
+        .offset(skip)
+        .limit(limit)
     ).all()
 
 
 def get_revision(
     session: Session, *, viewer: Actor | None, article_id: int, number: int
 ) -> ArticleRevision:
-    get_visible_article(session, viewer=viewer, article_id=article_id)
+    _check_history(session, viewer, article_id)
     revision = session.scalar(
         select(ArticleRevision).where(
             ArticleRevision.article_id == article_id, ArticleRevision.number == number
@@ -239,6 +258,25 @@ def get_revision(
     if revision is None:
         raise NotFound("Revision not found")
     return revision
+
+
+def latest_revision(session: Session, *, viewer: Actor | None, article_id: int) -> ArticleRevision:
+    """The revision that holds the article's current content."""
+    _check_history(session, viewer, article_id)
+    return session.scalars(
+        select(ArticleRevision)
+        .where(ArticleRevision.article_id == article_id)
+        .order_by(ArticleRevision.number.desc())
+        .limit(1)
+    ).one()
+
+
+def _check_history(session: Session, viewer: Actor | None, article_id: int) -> None:
+    """An article's history is for those who may edit it: earlier versions can hold what
+    was taken out of the published text on purpose."""
+    article = get_visible_article(session, viewer=viewer, article_id=article_id)
+    if not permissions.can_read_history(viewer, article):
+        raise PermissionDenied("Only the article's author and editors may read its history")
 
 
 @dataclass(frozen=True)
@@ -347,7 +385,7 @@ def create_article(
     )
     if draft.slug is not None:
         article.slug = validated(Slug, "slug", draft.slug)
-        _reclaim_retired_slug(session, article.slug)
+        _reclaim_retired_slug(uow, article.slug, for_article=None)
         if not _insert(session, article):
             raise Conflict(SLUG_TAKEN)
     else:
@@ -425,7 +463,7 @@ def update_article(
         if new_time != article.published_at:
             article.published_at = new_time
         if not isinstance(changes.slug, Unset) and changes.slug != article.slug:
-            _change_slug(session, article, validated(Slug, "slug", changes.slug))
+            _change_slug(uow, article, validated(Slug, "slug", changes.slug))
         if new_tags is not None:
             article.tags = new_tags
         if not isinstance(changes.author_id, Unset) and changes.author_id != article.author_id:
@@ -448,6 +486,17 @@ def update_article(
         raise Conflict("The article was changed by someone else; reload it and retry") from exc
     _record(uow, article, action or _action_for(before, after), changes=changed)
     return article
+
+
+def publish_now(uow: UnitOfWork, *, article_id: int) -> Article:
+    """Make the article public now: a time still to come is replaced by now (a time
+    that has passed is kept)."""
+    article = get_article_for_change(uow, article_id)
+    future = article.published_at is not None and article.published_at > utcnow()
+    changes = ArticleChanges(status=ArticleStatus.PUBLISHED)
+    if future:
+        changes = ArticleChanges(status=ArticleStatus.PUBLISHED, published_at=None)
+    return update_article(uow, article_id=article_id, changes=changes)
 
 
 def restore_revision(
@@ -638,6 +687,10 @@ def _tracked(article: Article) -> dict[str, Any]:
 def _action_for(before: dict[str, Any], after: dict[str, Any]) -> str:
     was = before["status"] is ArticleStatus.PUBLISHED
     now = after["status"] is ArticleStatus.PUBLISHED
+    when = after["published_at"]
+    rescheduled = not was or before["published_at"] != when
+    if now and when is not None and when > utcnow() and rescheduled:
+        return "schedule"
     if now and not was:
         return "publish"
     if was and not now:
@@ -688,22 +741,41 @@ def _save_revision(uow: UnitOfWork, article: Article) -> ArticleRevision:
     return revision
 
 
-def _change_slug(session: Session, article: Article, slug: str) -> None:
+def _change_slug(uow: UnitOfWork, article: Article, slug: str) -> None:
     """Move the article to ``slug``; its old slug keeps answering with a redirect."""
-    own_history = session.get(ArticleSlug, slug)
-    if own_history is not None and own_history.article_id == article.id:
-        session.delete(own_history)  # going back to a slug it had
-    else:
-        _reclaim_retired_slug(session, slug)
+    session = uow.session
+    _reclaim_retired_slug(uow, slug, for_article=article.id)
     if available_slug(session, slug, exclude_id=article.id) != slug:
         raise Conflict(SLUG_TAKEN)
     session.add(ArticleSlug(slug=article.slug, article_id=article.id, retired_at=utcnow()))
     article.slug = slug
 
 
-def _reclaim_retired_slug(session: Session, slug: str) -> None:
-    """An explicitly chosen slug another article had before: its redirect ends here."""
-    session.execute(delete(ArticleSlug).where(ArticleSlug.slug == slug))
+def _reclaim_retired_slug(uow: UnitOfWork, slug: str, *, for_article: int | None) -> None:
+    """A slug chosen explicitly that an article had before: its redirect ends here.
+
+    An article going back to a slug of its own always may. Another article's old address
+    (still linked from elsewhere, redirecting readers to it) is taken over only by
+    someone who may edit that article: otherwise any author could catch its readers.
+    The statement runs at once, so the slug is free to every query that follows."""
+    session = uow.session
+    owner = session.scalar(select(ArticleSlug.article_id).where(ArticleSlug.slug == slug))
+    if owner is None:
+        return
+    if owner != for_article:
+        other = session.get(Article, owner)
+        allowed = (
+            permissions.can_edit_article(uow.actor, other)
+            if other is not None
+            else permissions.is_staff(uow.actor)
+        )
+        if not allowed:
+            raise Conflict(SLUG_TAKEN)
+    session.execute(
+        delete(ArticleSlug)
+        .where(ArticleSlug.slug == slug)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _reassign(uow: UnitOfWork, article: Article, author_id: int) -> None:

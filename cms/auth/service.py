@@ -1,5 +1,6 @@
 """Signing in: password checks, throttling, and the bearer tokens that prove a login."""
 
+import ipaddress
 import logging
 from datetime import timedelta
 
@@ -34,18 +35,47 @@ def login_limits(settings: Settings, login: str, address: str | None) -> list[Li
     per-account ceiling far above what one client can reach, against many clients.
     """
     window = timedelta(seconds=settings.login_lockout_seconds)
-    client = address or "unknown"
-    return [
+    client = client_key(address)
+    limits = [
         Limit("login-account-client", f"{login}\0{client}", settings.login_max_failures, window),
         Limit("login-client", client, settings.login_max_failures_per_client, window),
-        Limit("login-account", login, settings.login_max_failures_per_account, window),
     ]
+    if settings.login_max_failures_per_account:
+        limits.append(
+            Limit("login-account", login, settings.login_max_failures_per_account, window)
+        )
+    return limits
 
 
 def signup_limits(settings: Settings, address: str | None) -> list[Limit]:
     """The limit on accounts one client address may create."""
     window = timedelta(seconds=settings.signup_window_seconds)
-    return [Limit("signup-client", address or "unknown", settings.signup_max_per_client, window)]
+    return [Limit("signup-client", client_key(address), settings.signup_max_per_client, window)]
+
+
+def password_check_limits(settings: Settings, user_id: int, address: str | None) -> list[Limit]:
+    """The limit on "current password" checks (changing one's own password): a stolen
+    token or an unattended browser must not become a way to guess the password."""
+    window = timedelta(seconds=settings.login_lockout_seconds)
+    key = f"{user_id}\0{client_key(address)}"
+    return [Limit("password-check", key, settings.login_max_failures, window)]
+
+
+def client_key(address: str | None) -> str:
+    """Whom a per-client limit counts: an IPv4 address, or an IPv6 address's /64 (one
+    subscriber is usually given a whole /64, so counting single addresses would give each
+    client 2**64 fresh allowances)."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def count_attempt(

@@ -3,6 +3,7 @@ search engines fetch. RSS is built by feedgen; the sitemap is streamed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated
 from xml.sax.saxutils import escape
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from feedgen.feed import FeedGenerator
 
 from cms.articles.models import Article, Tag
+from cms.config import Settings
 from cms.db import Database
 from cms.deps import DatabaseDep, ReadSession, SettingsDep
 from cms.feeds import service
@@ -21,14 +23,21 @@ router = APIRouter(tags=["site"])
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 XML_TYPE = "application/xml; charset=utf-8"
 # Readers and crawlers may keep a copy this long; a scheduled article shows up at most
-# this late.
+# this late. Shared caches only when CMS_SITE_URL says what the links are: otherwise they
+# are built from the request's Host header, and one request with a forged Host would
+# leave its links in a shared cache for everyone.
 CACHE = "public, max-age=60"
+CACHE_PRIVATELY = "private, max-age=60"
 TagSlug = Annotated[str, Path(max_length=64, description="The tag's slug")]
 SitemapPage = Annotated[int, Path(ge=1, le=100_000)]
 
 
 def _site(request: Request, configured: str | None) -> str:
     return (configured or str(request.base_url)).rstrip("/")
+
+
+def _caching(settings: Settings) -> dict[str, str]:
+    return {"Cache-Control": CACHE if settings.site_url else CACHE_PRIVATELY}
 
 
 def _article_url(site: str, article: Article) -> str:
@@ -47,22 +56,33 @@ def _rss(
     feed.title(title)
     feed.link(href=f"{site}/articles/", rel="alternate")
     feed.link(href=feed_url, rel="self")
-    feed.description(f"The newest articles{f' tagged {tag.name}' if tag else ''}")
+    feed.description(_xml(f"The newest articles{f' tagged {tag.name}' if tag else ''}"))
     feed.language("en")
     for article in articles:
         entry = feed.add_entry(order="append")
-        entry.title(article.title)
+        entry.title(_xml(article.title))
         entry.link(href=_article_url(site, article))
         entry.guid(_article_url(site, article), permalink=True)
         entry.pubDate(article.published_at)
-        entry.dc.dc_creator(article.author.display_name)
+        entry.dc.dc_creator(_xml(article.author.display_name))
         # A short plain description for readers that show one, the whole HTML beside it.
-        entry.description(_summary(article.body) or article.title)
-        entry.content(article.body_html, type="CDATA")
+        entry.description(_xml(_summary(article.body) or article.title))
+        entry.content(_xml(article.body_html), type="CDATA")
         for article_tag in article.tags:
-            entry.category(term=article_tag.name)
+            entry.category(term=_xml(article_tag.name))
     rss: bytes = feed.rss_str(pretty=False)
     return rss
+
+
+# Characters XML 1.0 cannot carry at all, not even escaped. A body pasted from a word
+# processor brings vertical tabs (its soft line breaks); stored text may hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    """``text`` without the characters XML cannot represent (a vertical tab becomes a
+    space, so the words on either side stay apart)."""
+    return _NOT_XML.sub(lambda found: " " if found.group() in "\x0b\x0c" else "", text)
 
 
 def _summary(body: str, length: int = 280) -> str:
@@ -76,7 +96,7 @@ def feed(request: Request, session: ReadSession, settings: SettingsDep) -> Respo
     site = _site(request, settings.site_url)
     articles, _ = service.newest_for_feed(session)
     body = _rss(site, "Newest articles", f"{site}/feed.xml", list(articles), None)
-    return Response(body, media_type=RSS_TYPE, headers={"Cache-Control": CACHE})
+    return Response(body, media_type=RSS_TYPE, headers=_caching(settings))
 
 
 @router.get(
@@ -92,7 +112,7 @@ def tag_feed(
     body = _rss(
         site, f"Newest articles: {tag.name}", f"{site}/tags/{slug}/feed.xml", list(articles), tag
     )
-    return Response(body, media_type=RSS_TYPE, headers={"Cache-Control": CACHE})
+    return Response(body, media_type=RSS_TYPE, headers=_caching(settings))
 
 
 @router.get("/sitemap.xml", response_class=Response, responses={200: {"content": {XML_TYPE: {}}}})
@@ -102,7 +122,7 @@ def sitemap(request: Request, database: DatabaseDep, settings: SettingsDep) -> R
     with database.reading() as session:
         pages = service.sitemap_pages(session)
     if pages == 1:
-        return _urlset(database, site, 1)
+        return _urlset(database, site, 1, _caching(settings))
     entries = "".join(
         f"<sitemap><loc>{escape(site)}/sitemap-{page}.xml</loc></sitemap>"
         for page in range(1, pages + 1)
@@ -112,7 +132,7 @@ def sitemap(request: Request, database: DatabaseDep, settings: SettingsDep) -> R
         '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         f"{entries}</sitemapindex>"
     )
-    return Response(body, media_type=XML_TYPE, headers={"Cache-Control": CACHE})
+    return Response(body, media_type=XML_TYPE, headers=_caching(settings))
 
 
 @router.get(
@@ -126,10 +146,10 @@ def sitemap_page(
     with database.reading() as session:
         if page > service.sitemap_pages(session):
             return Response(status_code=404)
-    return _urlset(database, site, page)
+    return _urlset(database, site, page, _caching(settings))
 
 
-def _urlset(database: Database, site: str, page: int) -> StreamingResponse:
+def _urlset(database: Database, site: str, page: int, headers: dict[str, str]) -> StreamingResponse:
     def lines() -> Iterator[str]:
         yield (
             '<?xml version="1.0" encoding="UTF-8"?>'
@@ -143,4 +163,4 @@ def _urlset(database: Database, site: str, page: int) -> StreamingResponse:
                 )
         yield "</urlset>"
 
-    return StreamingResponse(lines(), media_type=XML_TYPE, headers={"Cache-Control": CACHE})
+    return StreamingResponse(lines(), media_type=XML_TYPE, headers=headers)

@@ -40,6 +40,10 @@ def newest_for_feed(
         .limit(FEED_SIZE)
         .options(selectinload(Article.author), selectinload(Article.tags))
     ).all()
+    if tag is not None and not articles:
+        # A tag only drafts or scheduled articles carry is not public yet (its name can
+        # say what is coming): as unknown as a tag that does not exist.
+        raise NotFound("Tag not found")
     return articles, tag
 
 

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
-from cms import metrics
+from cms import metrics, permissions
 from cms.actors import Actor
 from cms.articles.schemas import ArticleSummary
 from cms.articles.service import newest_articles_by_author
-from cms.auth.service import count_attempt, signup_limits
+from cms.auth.service import count_attempt, password_check_limits, signup_limits
 from cms.db import UnitOfWork
 from cms.deps import (
     DatabaseDep,
@@ -63,6 +63,7 @@ def create_user(
     database: DatabaseDep,
     settings: SettingsDep,
     response: Response,
+    caller: Viewer,
 ) -> UserPublic:
     """Sign up (anonymous, when allowed) or add a user (admins, who may also set ``role``)."""
 
@@ -72,15 +73,17 @@ def create_user(
         )
         return _present(uow.session, uow.actor or user, [user])[0]
 
+    # Sign-ups are counted per client address, whoever sends them (a token of one's own
+    # would otherwise lift the limit): one client cannot mint accounts by the thousand.
+    # Admins adding users are not counted.
+    counted = not permissions.is_admin(caller)
     try:
-        if writer.credentials is None:
-            # Anonymous sign-ups are counted per client address: one client cannot mint
-            # accounts by the thousand.
+        if counted:
             count_attempt(database, signup_limits(settings, writer.origin.address), writer.origin)
         user = writer.run(create, anonymous=True)
     except DomainError as exc:
         reason = _SIGNUP_REFUSALS.get(type(exc))
-        if writer.credentials is None and reason is not None:
+        if counted and reason is not None:
             metrics.SIGNUP_REFUSALS.labels(reason).inc()
         raise
     response.headers["Location"] = f"/users/{user.id}"
@@ -112,9 +115,22 @@ def read_user(user_id: ObjectId, session: ReadSession, viewer: Viewer) -> UserPu
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(user_id: ObjectId, payload: UserUpdate, writer: WriterDep) -> UserPublic:
+def update_user(
+    user_id: ObjectId,
+    payload: UserUpdate,
+    writer: WriterDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+) -> UserPublic:
     """Yourself: ``name``, ``password`` (with ``current_password``). Admins: anything."""
     changes = payload.changes()
+    if payload.current_password is not None:
+        # Each check of the current password counts, like a sign-in.
+        count_attempt(
+            database,
+            password_check_limits(settings, user_id, writer.origin.address),
+            writer.origin,
+        )
 
     def update(uow: UnitOfWork) -> UserPublic:
         user = service.update_user(

@@ -112,7 +112,7 @@ def update_user(
     """Apply ``changes`` to an account.
 
     Changing one's own password needs ``current_password``; an admin resetting someone
-    else's does not. A new password or a deactivation signs the user out everywhere.
+    else's does not. A new password, a new role or a deactivation signs the user out everywhere.
     """
     session, actor = uow.session, uow.actor
     target = get_visible_user(session, viewer=actor, user_id=user_id, for_update=True)
@@ -144,11 +144,14 @@ def update_user(
         if get_user_by_email(session, given["email"]) is not None:
             raise Conflict(EMAIL_TAKEN)
         target.email = given["email"]
+    if "role" in given or "is_active" in given:
+        # Signed out everywhere: a session or token from before must not come back to life
+        # with whatever role the account has later.
+        target.session_version += 1
     if "role" in given:
         target.role = Role(given["role"])
     if "is_active" in given:
         target.is_active = bool(given["is_active"])
-        target.session_version += 1
     if "password" in given:
         target.set_password(password)
     _flush_unique_email(session, target)
