@@ -21,8 +21,9 @@ SHOWN_HOST=$HOST
 cat <<URLS
 
   The CMS:        http://$SHOWN_HOST:$PORT/
-  Back office:    http://$SHOWN_HOST:$PORT/admin   (sign in as the admin above)
-  API and docs:   http://$SHOWN_HOST:$PORT/docs
+  Back office:    http://$SHOWN_HOST:$PORT/admin/   (admin@example.com)
+  API docs:       http://$SHOWN_HOST:$PORT/docs
+  Public API:     http://$SHOWN_HOST:$PORT/articles/
   Lost the admin password?  .venv/bin/cms changepassword admin@example.com
 
 URLS

@@ -65,3 +65,17 @@
   });
   if (body.value) { render(); }
 })();
+
+// Times in forms read "2026-12-02 09:30:05": SQLAdmin's picker format drops the seconds'
+// leading zero ("09:30:5"). Minutes are what editors set; seconds stay as stored.
+(function () {
+  "use strict";
+  document.querySelectorAll('[data-role="datetimepicker"]').forEach(function (input) {
+    var picker = input._flatpickr;
+    if (!picker) { return; }
+    picker.set("dateFormat", "Y-m-d H:i:S");
+    if (picker.selectedDates.length) {
+      picker.setDate(picker.selectedDates[0], false);
+    }
+  });
+})();
