@@ -215,6 +215,9 @@ def _measure(
     outcome = Outcome(scenario)
     if scenario.unavailable or scenario.cms is None:
         outcome.problem = scenario.unavailable or "not available"
+        # The floor's figure still shows what the missing feature is aiming at.
+        if scenario.floor is not None:
+            outcome.floor = _wrk(started, args, floor, floor_port, scenario.floor)
         return outcome
     reply = fetch(cms_port, _first_request(scenario.cms), headers=scenario.cms.headers)
     if reply.status != scenario.expect:
@@ -315,7 +318,12 @@ def _print_table(
         verdict = verdicts.get(key)
         if cms is None:
             if outcome.problem != "not selected":
-                print(f"{title:<38} {'':>5} {outcome.problem}")
+                floor_note = (
+                    f"; floor {floor.requests_per_second:,.0f} req/s, p50 {_ms(floor.p50_ms)} ms"
+                    if floor
+                    else ""
+                )
+                print(f"{title:<38} {'':>5} {outcome.problem}{floor_note}")
             continue
         conns = scenario.cms.connections if scenario.cms else 0
         floor_cells = (
