@@ -183,3 +183,18 @@ def wait_idle(pids: list[int], *, timeout: float = 120.0) -> float:
         quiet = quiet + 1 if now - before <= 2 else 0
         before = now
     return time.monotonic() - started
+
+
+def database_server_pids() -> list[int]:
+    """This machine's MariaDB/MySQL server processes (none if it runs elsewhere)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() in (
+                "mariadbd",
+                "mysqld",
+            ):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -27,6 +27,7 @@ from benchmarks.load import Load, Measurement, run_wrk, wrk_path
 from benchmarks.processes import (
     Children,
     children,
+    database_server_pids,
     free_port,
     memory_kib,
     wait_idle,
@@ -61,6 +62,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--workers", default="1,2", help="worker counts to serve with, in turn")
     add("--ids", type=int, default=10_000, help="published ids spread over by the id scenario")
     add("--search", default="garden", help="term for ?q= and the back-office search")
+    add(
+        "--quiet-load",
+        type=float,
+        default=0,
+        help="before each worker count, wait (up to 10 min) for the 1-minute load average "
+        "to fall below this (0: do not wait)",
+    )
     add("--only", default="", help="comma-separated scenario keys to run (default: all)")
     add("--profile", action="store_true", help="py-spy profiles of the first worker count")
     add("--results", type=Path, default=HERE / "results", help="where results are written")
@@ -120,6 +128,13 @@ def _phase(
 ) -> tuple[dict[str, Any], Features]:
     """Serve the CMS and the floor with ``workers`` workers each and run every scenario."""
     print(f"\n== {workers} worker(s) ==")
+    if args.quiet_load > 0:
+        _wait_for_quiet(args.quiet_load)
+    # After a fresh load InnoDB flushes and purges for a while; other users of the same
+    # server keep it busy for good, so this wait is bounded and only reported.
+    waited = wait_idle(database_server_pids(), timeout=60)
+    if waited >= 60:
+        print("  note: the database server was still busy after 60 s; figures will be noisy")
     cms_port, floor_port = free_port(), free_port()
     bin_dir = Path(sys.executable).parent
     cms_log, floor_log = run_dir / f"cms-{workers}w.log", run_dir / f"floor-{workers}w.log"
@@ -181,6 +196,15 @@ def _phase(
         "logs": {"cms": str(cms_log), "floor": str(floor_log)},
     }
     return phase, features
+
+
+def _wait_for_quiet(threshold: float, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while os.getloadavg()[0] >= threshold and time.monotonic() < deadline:
+        time.sleep(5)
+    load = os.getloadavg()[0]
+    if load >= threshold:
+        print(f"  note: load average still {load:.2f} after {timeout:.0f} s; figures will be noisy")
 
 
 def _serve(
