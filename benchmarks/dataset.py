@@ -127,13 +127,8 @@ def prepare(wanted: Wanted, env: Mapping[str, str], *, rebuild: bool, sample: in
                 f"database {name} exists and was not made by this benchmark; "
                 "name another one in --database-url (it is never dropped)"
             )
-        reuse = (
-            not rebuild
-            and stored is not None
-            and stored.get("complete") is True
-            and {key: stored.get(key) for key in marker} == marker
-            and _article_count(wanted.url) == wanted.articles
-        )
+        why_not = _why_not_reusable(wanted, marker, stored, rebuild=rebuild)
+        reuse = why_not is None
         seed_seconds = None
         if reuse:
             print(
@@ -141,7 +136,8 @@ def prepare(wanted: Wanted, env: Mapping[str, str], *, rebuild: bool, sample: in
             )
         else:
             print(
-                f"Building database {name}: {wanted.articles:,} articles, {wanted.authors} authors."
+                f"Building database {name} ({why_not}): "
+                f"{wanted.articles:,} articles, {wanted.authors} authors."
             )
             _query(server, f"DROP DATABASE IF EXISTS `{name}`")
             _query(
@@ -176,6 +172,24 @@ def prepare(wanted: Wanted, env: Mapping[str, str], *, rebuild: bool, sample: in
     dataset = Dataset(wanted, reuse, seed_seconds, STAFF_EMAIL, password)
     _read_shape(dataset, sample)
     return dataset
+
+
+def _why_not_reusable(
+    wanted: Wanted, marker: dict[str, Any], stored: dict[str, Any] | None, *, rebuild: bool
+) -> str | None:
+    if stored is None:
+        return "it does not exist"
+    if rebuild:
+        return "--rebuild"
+    if stored.get("complete") is not True:
+        return "its last load did not finish"
+    changed = [key for key in marker if stored.get(key) != marker[key]]
+    if changed:
+        return "it was built with another " + ", ".join(changed)
+    count = _article_count(wanted.url)
+    if count != wanted.articles:
+        return f"it holds {count:,} articles"
+    return None
 
 
 def _article_count(url: str) -> int:

@@ -39,7 +39,8 @@ from benchmarks.targets import Outcome, Verdict
 
 HERE = Path(__file__).parent
 REPOSITORY = HERE.parent
-DEFAULT_URL = "mysql+mysqldb://root@127.0.0.1:3306/cms_bench"
+DEFAULT_SERVER = "mysql+mysqldb://root@127.0.0.1:3306"
+FULL_SIZE = 1_000_000
 PROFILED = ("article", "list_first")
 
 
@@ -48,10 +49,14 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.reads", description=__doc__.split("\n\n")[0]
     )
     add = parser.add_argument
-    add("--articles", type=int, default=1_000_000, help="articles in the database")
+    add("--articles", type=int, default=FULL_SIZE, help="articles in the database")
     add("--authors", type=int, default=1_000, help="demo authors they are spread over")
     add("--seed", type=int, default=1, help="seed of the demo content and of the id sample")
-    add("--database-url", default=DEFAULT_URL, help="MariaDB database to build or reuse")
+    add(
+        "--database-url",
+        help="MariaDB database to build or reuse (default: cms_bench for 1,000,000 articles, "
+        "cms_bench_<N> for N, so a quick run never replaces the full one)",
+    )
     add("--rebuild", action="store_true", help="rebuild the database even if reusable")
     add("--prepare-only", action="store_true", help="build (or check) the database and stop")
     add("--duration", type=float, default=10, help="seconds measured per scenario")
@@ -83,13 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     run_dir = args.results / started.strftime("reads-%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if args.database_url is None:
+        name = "cms_bench" if args.articles == FULL_SIZE else f"cms_bench_{args.articles}"
+        args.database_url = f"{DEFAULT_SERVER}/{name}"
+    wanted = Wanted(args.database_url, args.articles, args.authors, args.seed)
     env = {
         **os.environ,
         "CMS_DATABASE_URL": args.database_url,
         "CMS_ENVIRONMENT": "production",
         "CMS_SECRET_KEY": secrets.token_urlsafe(48),
     }
-    wanted = Wanted(args.database_url, args.articles, args.authors, args.seed)
     report: dict[str, Any] = {"started": started.isoformat(), "machine": _machine()}
     report["arguments"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     with children() as started_processes:
@@ -101,16 +109,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         ids_file = run_dir / "ids.txt"
         ids_file.write_text("".join(f"{article_id}\n" for article_id in dataset.sample_ids))
         features: Features | None = None
-        phases = []
+        report["phases"] = []
+        out = run_dir / "results.json"
         for workers in [int(n) for n in args.workers.split(",")]:
             phase, features = _phase(
                 started_processes, args, env, dataset, features, workers, ids_file, run_dir
             )
-            phases.append(phase)
-        report["features"] = asdict(features) if features else None
-        report["phases"] = phases
+            report["phases"].append(phase)
+            report["features"] = {
+                **asdict(features),
+                "list_parameters": sorted(features.list_parameters),
+            }
+            # Written after each worker count, so an interrupted run keeps what it measured.
+            out.write_text(json.dumps(report, indent=2, default=str))
     report["finished"] = datetime.now(UTC).isoformat()
-    out = run_dir / "results.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nResults: {out}")
     return 0
