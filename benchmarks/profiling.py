@@ -20,6 +20,9 @@ from benchmarks.processes import Children
 
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]*):\d+\)$")
 TOP = 10
+# Frames under which everything runs (the thread and event loop starters, the CLI): their
+# inclusive share says nothing about what to trim.
+PLUMBING = frozenset({"threading", "typer", "asyncio", "uvicorn", "runpy"})
 
 
 @dataclass
@@ -76,8 +79,8 @@ def record(
 
 
 def summarise(collapsed: str) -> Profile:
-    """Shares of samples: in each function itself (self), under it (inclusive), and in
-    each top-level package (self)."""
+    """Shares of samples: in each function itself (self), under it (inclusive; plumbing
+    left out), and in each top-level package (self)."""
     own: Counter[str] = Counter()
     under: Counter[str] = Counter()
     packages: Counter[str] = Counter()
@@ -91,7 +94,7 @@ def summarise(collapsed: str) -> Profile:
         total += count
         own[frames[-1][0]] += count
         packages[frames[-1][1]] += count
-        for name in {name for name, _ in frames}:
+        for name in {name for name, package in frames if package not in PLUMBING}:
             under[name] += count
 
     def shares(counter: Counter[str], limit: int) -> list[tuple[str, float]]:
@@ -108,5 +111,7 @@ def _name(frame: str) -> tuple[str, str]:
     if match is None:
         return frame, "?"
     path = match.group("file")
-    package = path.split("/", 1)[0].removesuffix(".py") if "/" in path else path
+    package = path.split("/", 1)[0].removesuffix(".py")
+    if match.group("function") == "<module>":
+        package = "runpy"
     return f"{match.group('function')} ({path})", package

@@ -392,6 +392,9 @@ def _print_profile(title: str, profile: profiling.Profile) -> None:
     print("  self time by package:")
     for name, share in profile.packages:
         print(f"    {share:6.1%}  {name}")
+    print("  inclusive time, top functions:")
+    for name, share in profile.inclusive:
+        print(f"    {share:6.1%}  {name}")
 
 
 def _outcome_report(outcome: Outcome, verdict: Verdict | None) -> dict[str, Any]:
