@@ -1,7 +1,7 @@
 """The read-performance issue's targets, checked against a run's figures. A verdict is
 printed beside the figure it judges; a target not met never fails the run."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from benchmarks.load import Measurement
 from benchmarks.scenarios import Scenario
@@ -20,6 +20,16 @@ class Outcome:
     problem: str | None = None
     # Whether the floor answered the check request with exactly the CMS's JSON.
     same_answer: bool | None = None
+    cms_runs: list[Measurement] = field(default_factory=list)
+    floor_runs: list[Measurement] = field(default_factory=list)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the CMS's req/s over its runs."""
+        if self.cms is None or not self.cms.requests_per_second:
+            return 0.0
+        rates = [run.requests_per_second for run in self.cms_runs]
+        return (max(rates) - min(rates)) / self.cms.requests_per_second
 
     @property
     def ratio(self) -> float | None:
