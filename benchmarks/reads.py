@@ -42,6 +42,8 @@ REPOSITORY = HERE.parent
 DEFAULT_SERVER = "mysql+mysqldb://root@127.0.0.1:3306"
 FULL_SIZE = 1_000_000
 PROFILED = ("article", "list_first")
+# Below this many requests in a run, its percentiles rest on too few samples to compare.
+FEW_REQUESTS = 200
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -392,6 +394,8 @@ def _print_table(
         )
         ratio = f"{outcome.ratio:.2f}" if outcome.ratio is not None else "—"
         notes = [str(verdict)] if verdict else []
+        if cms.requests < FEW_REQUESTS:
+            notes.append(f"only {cms.requests} requests: imprecise, raise --duration")
         if len(outcome.cms_runs) > 1:
             notes.append(f"runs spread {outcome.spread:.0%}")
         if cms.error_count:
