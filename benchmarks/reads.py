@@ -26,6 +26,7 @@ from benchmarks.dataset import Dataset, Wanted, prepare
 from benchmarks.load import Load, Measurement, run_wrk, wrk_path
 from benchmarks.processes import (
     Children,
+    Interrupted,
     children,
     database_server_pids,
     free_port,
@@ -479,5 +480,15 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def run() -> int:
+    """``main``, with an interruption reported in one line (the processes are already
+    stopped by then)."""
+    try:
+        return main()
+    except (KeyboardInterrupt, Interrupted) as exc:
+        print(f"\nInterrupted ({exc or 'Ctrl-C'}); every process the run started is stopped.")
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
