@@ -26,7 +26,8 @@ from starlette.routing import Route
 COLUMNS = (
     "a.id, a.title, a.slug, a.body, a.body_html, a.status, a.published_at, a.created_at, "
     "a.updated_at, a.author_id, COALESCE(NULLIF(u.name, ''), CONCAT('User ', u.id)) AS author, "
-    "a.version"
+    "(SELECT JSON_ARRAYAGG(t.name) FROM article_tags j JOIN tags t ON t.id = j.tag_id "
+    "WHERE j.article_id = a.id) AS tags, a.version"
 )
 VISIBLE = "a.status = 'published' AND a.published_at <= UTC_TIMESTAMP(6)"
 NEWEST_FIRST = "ORDER BY a.published_at DESC, a.id DESC"
@@ -82,8 +83,8 @@ def _article(row: dict[str, Any]) -> dict[str, Any]:
     """The CMS's ``ArticlePublic``, field for field and in its order."""
     for field in ("published_at", "created_at", "updated_at"):
         row[field] = _time(row[field])
-    version = row.pop("version")
-    return {**row, "tags": [], "version": version}
+    row["tags"] = sorted(json.loads(row["tags"])) if row["tags"] else []
+    return row
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
