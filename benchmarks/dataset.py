@@ -230,3 +230,22 @@ def _read_shape(dataset: Dataset, sample: int) -> None:
             dataset.depth_id = int(rows[1][1])
     finally:
         connection.close()
+
+
+SERVER_SETTINGS = ("version", "innodb_buffer_pool_size", "max_connections", "thread_handling")
+
+
+def server_settings(url: str) -> dict[str, str]:
+    """The database server's settings that change read figures (another session may
+    have resized the buffer pool since the last run)."""
+    connection = connect(url, database=False)
+    try:
+        placeholders = ", ".join(["%s"] * len(SERVER_SETTINGS))
+        rows = _query(
+            connection,
+            f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({placeholders})",
+            SERVER_SETTINGS,
+        )
+        return {str(name): str(value) for name, value in rows}
+    finally:
+        connection.close()

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from benchmarks import profiling, targets
 from benchmarks.client import admin_sign_in, fetch
-from benchmarks.dataset import Dataset, Wanted, prepare
+from benchmarks.dataset import Dataset, Wanted, prepare, server_settings
 from benchmarks.load import Load, Measurement, run_wrk, wrk_path
 from benchmarks.processes import (
     Children,
@@ -150,6 +150,11 @@ def _phase(
 ) -> tuple[dict[str, Any], Features]:
     """Serve the CMS and the floor with ``workers`` workers each and run every scenario."""
     print(f"\n== {workers} worker(s) ==")
+    settings = server_settings(dataset.wanted.url)
+    print(
+        f"  MariaDB {settings.get('version')}, buffer pool "
+        f"{int(settings.get('innodb_buffer_pool_size', 0)) // 2**20} MiB"
+    )
     if args.quiet_load > 0:
         _wait_for_quiet(args.quiet_load)
     # After a fresh load InnoDB flushes and purges for a while; other users of the same
@@ -209,6 +214,7 @@ def _phase(
     _print_table(workers, dataset, outcomes, verdicts, memory, peaks, load_before, load_after)
     phase = {
         "workers": workers,
+        "database_server": settings,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "scenarios": {key: _outcome_report(o, verdicts.get(key)) for key, o in outcomes.items()},
