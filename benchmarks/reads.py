@@ -401,7 +401,9 @@ def _print_table(
         )
         ratio = f"{outcome.ratio:.2f}" if outcome.ratio is not None else "—"
         notes = [str(verdict)] if verdict else []
-        if cms.requests < FEW_REQUESTS:
+        if not cms.requests:
+            notes.append("no request finished: latency unknown (> the run's duration)")
+        elif cms.requests < FEW_REQUESTS:
             notes.append(f"only {cms.requests} requests: imprecise, raise --duration")
         if len(outcome.cms_runs) > 1:
             notes.append(f"runs spread {outcome.spread:.0%}")

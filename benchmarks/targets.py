@@ -86,6 +86,8 @@ def _cursor(cursor: Outcome, first: Outcome, articles: int) -> Verdict:
     rule = "p50 ≤ 1.5x first page's p50"
     if cursor.cms is None or first.cms is None or not first.cms.p50_ms:
         return Verdict(rule, None)
+    if not cursor.cms.requests:
+        return Verdict(rule, False, f"no request finished in the run{_at_size(articles)}")
     ratio = cursor.cms.p50_ms / first.cms.p50_ms
     return Verdict(rule, ratio <= 1.5, f"{ratio:.2f}x{_at_size(articles)}")
 
@@ -94,6 +96,8 @@ def _latency(outcome: Outcome, articles: int) -> Verdict:
     rule = "p50 < 50 ms at -c4"
     if outcome.cms is None:
         return Verdict(rule, None)
+    if not outcome.cms.requests:
+        return Verdict(rule, False, f"no request finished in the run{_at_size(articles)}")
     return Verdict(
         rule, outcome.cms.p50_ms < 50, f"{outcome.cms.p50_ms:.1f} ms{_at_size(articles)}"
     )
