@@ -249,3 +249,25 @@ def server_settings(url: str) -> dict[str, str]:
         return {str(name): str(value) for name, value in rows}
     finally:
         connection.close()
+
+
+def wait_for_queries(url: str, *, timeout: float = 300.0) -> float:
+    """Wait until no statement runs on ``url``'s database but this one; the seconds waited.
+
+    A server whose client gave up still waits for its statements, and the database keeps
+    running them: a slow page's backlog would otherwise weigh on the next run."""
+    started = time.monotonic()
+    connection = connect(url)
+    try:
+        while time.monotonic() - started < timeout:
+            running = _query(
+                connection,
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+                "AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
+            )
+            if not running[0][0]:
+                break
+            time.sleep(0.25)
+    finally:
+        connection.close()
+    return time.monotonic() - started

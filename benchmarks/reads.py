@@ -22,7 +22,13 @@ from typing import IO, Any
 
 from benchmarks import profiling, targets
 from benchmarks.client import admin_sign_in, fetch
-from benchmarks.dataset import Dataset, Wanted, prepare, server_settings
+from benchmarks.dataset import (
+    Dataset,
+    Wanted,
+    prepare,
+    server_settings,
+    wait_for_queries,
+)
 from benchmarks.load import Load, Measurement, run_wrk, wrk_path
 from benchmarks.processes import (
     Children,
@@ -306,15 +312,20 @@ def _wrk(
     port: int,
     load: Load,
 ) -> Measurement:
-    """Warm up, then measure; each run starts on a server that has finished the last one's
-    requests."""
+    """Warm up, then measure; each run starts on a server and a database that have
+    finished the last one's requests."""
     pids = sorted({server.pid, *worker_pids(server.pid)})
-    wait_idle(pids)
+
+    def settle() -> None:
+        wait_idle(pids)
+        wait_for_queries(args.database_url)
+
+    settle()
     if args.warmup > 0:
         run_wrk(started, port, load, seconds=args.warmup, threads=args.threads)
-        wait_idle(pids)
+        settle()
     measured = run_wrk(started, port, load, seconds=args.duration, threads=args.threads)
-    wait_idle(pids)
+    settle()
     return measured
 
 
