@@ -55,12 +55,13 @@ def next_link(reply: Reply) -> str | None:
     return None
 
 
-def _cookie(reply: Reply, name: str) -> str | None:
+def _session_cookie(reply: Reply) -> str | None:
+    """``name=value`` of the back office's session cookie (``__Host-`` prefixed in
+    production), if the reply sets it."""
     for value in reply.headers.get_all("set-cookie") or []:
-        pair = value.split(";", 1)[0]
-        key, _, cookie = pair.partition("=")
-        if key.strip() == name:
-            return cookie.strip()
+        name, _, cookie = value.split(";", 1)[0].partition("=")
+        if name.strip().removeprefix("__Host-") == ADMIN_COOKIE:
+            return f"{name.strip()}={cookie.strip()}"
     return None
 
 
@@ -70,7 +71,7 @@ def admin_sign_in(port: int, email: str, password: str) -> str:
     The cookie is ``Secure`` in production; a browser would keep it off plain HTTP, but the
     server does not check the scheme, so loopback benchmarks can send it."""
     form_page = fetch(port, "/admin/login")
-    session = _cookie(form_page, ADMIN_COOKIE)
+    session = _session_cookie(form_page)
     token = re.search(rb'name="csrf_token" value="([^"]+)"', form_page.body)
     if session is None or token is None:
         raise RuntimeError(
@@ -82,12 +83,9 @@ def admin_sign_in(port: int, email: str, password: str) -> str:
         "/admin/login",
         method="POST",
         body=form.encode(),
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"{ADMIN_COOKIE}={session}",
-        },
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": session},
     )
-    cookie = _cookie(signed_in, ADMIN_COOKIE)
+    cookie = _session_cookie(signed_in)
     if signed_in.status != 302 or cookie is None:
         raise RuntimeError(f"signing in to /admin failed with {signed_in.status}")
-    return f"{ADMIN_COOKIE}={cookie}"
+    return cookie
