@@ -168,39 +168,43 @@ def read_article(
     slug: str | None = None,
     if_none_match: str | None = None,
 ) -> ArticleRead:
-    """One article the viewer may see, by id or slug: one statement (two when the caller
-    sent ``If-None-Match``: a narrow one that answers 304 without reading the body)."""
+    """One article the viewer may see, by id or slug: one statement (when the caller sent
+    ``If-None-Match``, a narrow one first, which answers 304 without reading the body)."""
     dialect = connection.dialect.name
     where: list[ColumnElement[bool]] = [permissions.visible_articles(viewer, now)]
     where.append(Article.id == article_id if article_id is not None else Article.slug == slug)
     joined = Article.__table__.join(User.__table__, User.id == Article.author_id)
     if if_none_match is not None:
         narrow = connection.execute(
-            select(Article.id, Article.version, Article.author_id, User.name.label("author_name"))
+            select(
+                Article.id,
+                Article.version,
+                Article.author_id,
+                Article.status,
+                Article.published_at,
+                User.name.label("author_name"),
+            )
             .select_from(joined)
             .where(*where)
         ).first()
         if narrow is not None:
             current = row_etag(narrow._mapping)
             if matches(if_none_match, current):
-                return ArticleRead(current, None, public=_is_public(connection, narrow.id, now))
+                return ArticleRead(current, None, public=_is_public(narrow._mapping, now))
     row = connection.execute(select(*_columns(dialect)).select_from(joined).where(*where)).first()
     if row is None:
         if slug is not None:
             _redirect_from_old_slug(connection, viewer, slug, now)
         raise NotFound(ARTICLE_NOT_FOUND)
     mapping = row._mapping
-    public = mapping["status"] == ArticleStatus.PUBLISHED and (
-        mapping["published_at"] is not None and mapping["published_at"] <= now
-    )
-    return ArticleRead(row_etag(mapping), as_public(mapping), public=public)
+    return ArticleRead(row_etag(mapping), as_public(mapping), public=_is_public(mapping, now))
 
 
-def _is_public(connection: Connection, article_id: int, now: datetime) -> bool:
-    found = connection.execute(
-        select(Article.id).where(Article.id == article_id, permissions.published_articles(now))
-    ).first()
-    return found is not None
+def _is_public(row: RowMapping, now: datetime) -> bool:
+    """Whether anyone may read this row now (the same rule as ``Article.visible_at``)."""
+    published_at = row["published_at"]
+    published = row["status"] == ArticleStatus.PUBLISHED
+    return bool(published and published_at is not None and published_at <= now)
 
 
 def _redirect_from_old_slug(
