@@ -11,11 +11,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cms import __version__, errors, metrics, migrations
 from cms.api_docs import install_api_docs
@@ -27,6 +29,7 @@ from cms.db import Database
 from cms.feeds.router import router as feeds_router
 from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, RequestContextMiddleware
 from cms.observability import RequestObserver
+from cms.openapi import allowed_methods, install_exact_openapi
 from cms.users.router import router as users_router
 
 logger = logging.getLogger(__name__)
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feeds_router)
     app.include_router(metrics.router)
     _add_landing_page(app)
+    install_exact_openapi(app)
     install_api_docs(app)
     _add_health_checks(app, database)
     _add_error_handlers(app)
@@ -142,6 +146,14 @@ def _add_health_checks(app: FastAPI, database: Database) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    allow = allowed_methods(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            exc.headers = {**(exc.headers or {}), "Allow": allow(request.url.path)}
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's body, minus each error's "input": echoing it would send passwords and

@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from cms.errors import InvalidInput
 
@@ -27,9 +34,11 @@ PASSWORD_MAX_LENGTH = 256
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 20
 _SLUG_RE = re.compile(SLUG_PATTERN)
-# MySQL's DATETIME holds years 1000-9999; anything outside this is a typo anyway.
-EARLIEST_PUBLICATION = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_PUBLICATION = datetime(9999, 1, 1, tzinfo=UTC)
+# MySQL's DATETIME holds years 1000-9999; anything outside this is a typo anyway. The
+# year is the one written (a schema can state that), and any offset keeps it storable.
+EARLIEST_PUBLICATION_YEAR = 1970
+LATEST_PUBLICATION_YEAR = 9998
+PUBLICATION_YEAR_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 
 
 def _encodable(value: str) -> str:
@@ -54,6 +63,13 @@ def _no_nul(value: str) -> str:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+# The same rules as patterns, for the schema only (the validators give the messages). One
+# syntax that Python, JavaScript and pydantic's regex engine read alike.
+_ONE_LINE_CHAR = r"[^\x00-\x1f\x7f]"
+# What str.strip() keeps: neither a control character nor Unicode white space.
+_VISIBLE_CHAR = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+ONE_LINE_PATTERN = f"^{_ONE_LINE_CHAR}*$"
+ONE_LINE_NOT_BLANK_PATTERN = f"^{_ONE_LINE_CHAR}*{_VISIBLE_CHAR}{_ONE_LINE_CHAR}*$"
 
 
 def _one_line(value: str) -> str:
@@ -89,23 +105,32 @@ def normalize_email(email: str) -> str:
 
 
 def publication_time_in_utc(value: datetime) -> datetime:
-    """``value`` in UTC; refused when it has no offset or lies outside 1970-9999."""
+    """``value`` in UTC; refused when it has no offset or its year is outside 1970-9998."""
     if value.tzinfo is None:
         raise ValueError("must carry a UTC offset")
-    try:
-        in_utc = value.astimezone(UTC)
-    except OverflowError:
-        in_utc = None
-    if in_utc is None or not EARLIEST_PUBLICATION <= in_utc <= LATEST_PUBLICATION:
-        raise ValueError("must be between 1970 and 9999")
-    return in_utc
+    if not EARLIEST_PUBLICATION_YEAR <= value.year <= LATEST_PUBLICATION_YEAR:
+        raise ValueError(
+            f"must be between {EARLIEST_PUBLICATION_YEAR} and {LATEST_PUBLICATION_YEAR}"
+        )
+    return value.astimezone(UTC)
+
+
+def _not_a_number(value: Any) -> Any:
+    # Pydantic would read 0 as 1970-01-01: a number is not a date anyone wrote.
+    if isinstance(value, int | float):
+        raise ValueError("must be a date and time like 2026-01-31T09:00:00Z")
+    return value
 
 
 Encodable = AfterValidator(_encodable)
 
 Title = Annotated[
     str,
-    Field(min_length=1, max_length=TITLE_MAX_LENGTH),
+    Field(
+        min_length=1,
+        max_length=TITLE_MAX_LENGTH,
+        json_schema_extra={"pattern": ONE_LINE_NOT_BLANK_PATTERN},
+    ),
     AfterValidator(_encodable),
     AfterValidator(_not_blank),
     AfterValidator(_one_line),
@@ -125,31 +150,51 @@ Slug = Annotated[
 ]
 Name = Annotated[
     str,
-    Field(max_length=NAME_MAX_LENGTH),
+    Field(max_length=NAME_MAX_LENGTH, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
     AfterValidator(_encodable),
     AfterValidator(_one_line),
 ]
 Email = Annotated[
     str,
-    Field(max_length=EMAIL_MAX_LENGTH, json_schema_extra={"format": "email"}),
+    Field(
+        max_length=EMAIL_MAX_LENGTH,
+        description="Compared without case; addresses at special-use domains (.test, "
+        ".invalid, .localhost, .local, .onion, .arpa and the like) are refused",
+        json_schema_extra={"format": "email"},
+    ),
     AfterValidator(_encodable),
     AfterValidator(normalize_email),
 ]
 Password = Annotated[
     str,
-    Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    Field(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        json_schema_extra={"pattern": "^[^\\x00]*$"},
+    ),
     AfterValidator(_encodable),
     AfterValidator(_no_nul),
 ]
+# A tag as sent in a list: blank entries are allowed (and dropped), not control characters.
+TagEntry = Annotated[
+    str,
+    Field(max_length=TAG_MAX_LENGTH, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
+    AfterValidator(_encodable),
+    AfterValidator(_one_line),
+]
 TagName = Annotated[
     str,
-    Field(min_length=1, max_length=TAG_MAX_LENGTH),
+    Field(min_length=1, max_length=TAG_MAX_LENGTH, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
     AfterValidator(_encodable),
     AfterValidator(_one_line),
 ]
 PublicationTime = Annotated[
     AwareDatetime,
-    Field(description="With a UTC offset, between 1970 and 9999"),
+    Field(
+        description="With a UTC offset; the year between 1970 and 9998",
+        json_schema_extra={"pattern": PUBLICATION_YEAR_PATTERN},
+    ),
+    BeforeValidator(_not_a_number),
     AfterValidator(publication_time_in_utc),
 ]
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
 
 # Primary keys are 32-bit integers on every backend; anything larger cannot exist.
 MAX_ID = 2**31 - 1
@@ -17,13 +17,33 @@ def _iso_utc(moment: datetime) -> str:
 
 
 # Always six fractional digits, so times have one width and sort as strings too.
-UTCTimestamp = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str)]
+UTCTimestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso_utc, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+def _not_nullable_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Declare what :class:`PartialUpdate` enforces: a field left out is unchanged, but
+    one sent as null is refused unless the model lists it in ``nullable``."""
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
+    for name, field in schema.get("properties", {}).items():
+        if name in nullable or "anyOf" not in field:
+            continue
+        kinds = [kind for kind in field["anyOf"] if kind != {"type": "null"}]
+        field.pop("default", None)
+        if len(kinds) == 1:
+            del field["anyOf"]
+            field.update(kinds[0])
+        else:
+            field["anyOf"] = kinds
 
 
 class PartialUpdate(BaseModel):
     """A PATCH body: any field may be left out; only those in ``nullable`` may be null."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_nullable_in_schema)
     nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")

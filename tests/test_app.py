@@ -103,3 +103,55 @@ def test_openapi_describes_the_api_and_its_login(api: httpx.Client) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/token"
     assert api.get("/docs").status_code == 200
+
+
+def test_openapi_declares_what_every_operation_can_answer(api: httpx.Client) -> None:
+    spec = api.get("/openapi.json").json()
+    operations = {
+        (method.upper(), path): operation
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+    }
+    for (method, path), operation in operations.items():
+        answers = operation["responses"]
+        if path not in ("/healthz",):
+            assert "503" in answers, (method, path)  # the database can be down
+        if "requestBody" in operation:
+            assert {"400", "413", "422"} <= set(answers), (method, path)
+        for code, answer in answers.items():
+            if code.startswith(("4", "5")) and code != "422":
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorMessage"}, (method, path)
+    assert {"401", "403", "404", "409", "412"} <= set(
+        operations["PATCH", "/articles/{article_id}"]["responses"]
+    )
+    assert "429" in operations["POST", "/auth/token"]["responses"]
+    assert "Retry-After" in operations["POST", "/auth/token"]["responses"]["429"]["headers"]
+    assert "301" in operations["GET", "/articles/slug/{slug}"]["responses"]
+    # Public reads take a token but do not need one; writes need one, sign-up does not.
+    optional: list[dict[str, list[str]]] = [{}, {"OAuth2PasswordBearer": []}]
+    assert operations["GET", "/articles/{article_id}"]["security"] == optional
+    assert operations["POST", "/users/"]["security"] == optional
+    assert operations["PATCH", "/articles/{article_id}"]["security"] == [
+        {"OAuth2PasswordBearer": []}
+    ]
+    schemas = spec["components"]["schemas"]
+    # The API never echoes input back in a 422.
+    assert "input" not in schemas["ValidationError"]["properties"]
+    # A PATCH field may be left out, but null is refused (published_at excepted).
+    update = schemas["ArticleUpdate"]["properties"]
+    assert update["title"]["type"] == "string" and "anyOf" not in update["title"]
+    assert {"type": "null"} in update["published_at"]["anyOf"]
+    assert schemas["ArticlePublic"]["properties"]["created_at"]["format"] == "date-time"
+
+
+def test_a_wrong_method_answers_405_naming_every_allowed_one(api: httpx.Client) -> None:
+    response = api.request("OPTIONS", "/articles/")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    response = api.put("/articles/1")
+    assert response.headers["allow"] == "DELETE, GET, PATCH"
+    # /users/me is not /users/{user_id}: PATCH there is a wrong method, not a bad id.
+    response = api.patch("/users/me", json={})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"

@@ -16,6 +16,7 @@ from cms.articles.schemas import (
     ArticleCreate,
     ArticlePublic,
     ArticleUpdate,
+    MovedArticle,
     RevisionPublic,
     RevisionSummary,
     TagPublic,
@@ -35,12 +36,14 @@ from cms.deps import (
     get_credentials,
 )
 from cms.errors import NotFound
+from cms.openapi import DESCRIPTIONS, answers
 from cms.schemas import MAX_ID, ObjectId, Skip
 
 PRIVATE = "private, no-store"
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
-    304: {"description": "Not modified: the ETag sent in If-None-Match is current"},
+    304: {"description": DESCRIPTIONS[304]},
+    **answers(404),
 }
 LIST_HEADERS = {
     "Link": {"description": 'The next page: <url>; rel="next"', "schema": {"type": "string"}},
@@ -148,7 +151,14 @@ async def list_articles(
 @router.get(
     "/articles/slug/{slug}",
     response_model=ArticlePublic,
-    responses={**READ_RESPONSES, 301: {"description": "The article's slug changed"}},
+    responses={
+        **READ_RESPONSES,
+        301: {
+            "description": DESCRIPTIONS[301],
+            "model": MovedArticle,
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+    },
 )
 async def read_article_by_slug(
     slug: Annotated[str, Path(max_length=255)],
@@ -164,7 +174,7 @@ async def read_article_by_slug(
     return await _read_one(request, database, settings, credentials, slug=slug)
 
 
-@router.get("/articles/{article_id}", response_model=ArticlePublic, responses=READ_RESPONSES)
+@router.get("/articles/{article_id:int}", response_model=ArticlePublic, responses=READ_RESPONSES)
 async def read_article(
     article_id: ObjectId,
     request: Request,
@@ -233,7 +243,12 @@ def _public_cache(max_age: int, now: datetime, next_change: datetime | None) -> 
     return f"public, max-age={max_age}"
 
 
-@router.post("/articles/", status_code=status.HTTP_201_CREATED, response_model=ArticlePublic)
+@router.post(
+    "/articles/",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ArticlePublic,
+    responses=answers(403),
+)
 def create_article(payload: ArticleCreate, writer: WriterDep, response: Response) -> ArticlePublic:
     """Write an article as the caller; a draft unless ``status`` says otherwise."""
     article = writer.run(
@@ -244,9 +259,10 @@ def create_article(payload: ArticleCreate, writer: WriterDep, response: Response
 
 
 @router.post(
-    "/users/{user_id}/articles/",
+    "/users/{user_id:int}/articles/",
     status_code=status.HTTP_201_CREATED,
     response_model=ArticlePublic,
+    responses=answers(403, 404),
 )
 def create_user_article(
     user_id: ObjectId, payload: ArticleCreate, writer: WriterDep, response: Response
@@ -261,7 +277,9 @@ def create_user_article(
     return article
 
 
-@router.patch("/articles/{article_id}", response_model=ArticlePublic)
+@router.patch(
+    "/articles/{article_id:int}", response_model=ArticlePublic, responses=answers(403, 404, 412)
+)
 def update_article(
     article_id: ObjectId,
     payload: ArticleUpdate,
@@ -279,7 +297,11 @@ def update_article(
     )
 
 
-@router.delete("/articles/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/articles/{article_id:int}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=answers(403, 404, 412),
+)
 def delete_article(article_id: ObjectId, writer: WriterDep, if_match: IfMatch = None) -> None:
     """Move the article to the trash (admins can restore it for 30 days)."""
     writer.run(lambda uow: service.delete_article(uow, article_id=article_id, if_match=if_match))
@@ -288,7 +310,11 @@ def delete_article(article_id: ObjectId, writer: WriterDep, if_match: IfMatch = 
 # History
 
 
-@router.get("/articles/{article_id}/revisions", response_model=list[RevisionSummary])
+@router.get(
+    "/articles/{article_id:int}/revisions",
+    response_model=list[RevisionSummary],
+    responses=answers(403, 404),
+)
 def list_revisions(
     article_id: ObjectId,
     session: ReadSession,
@@ -304,7 +330,11 @@ def list_revisions(
     return [RevisionSummary.build(revision) for revision in revisions]
 
 
-@router.get("/articles/{article_id}/revisions/{number}", response_model=RevisionPublic)
+@router.get(
+    "/articles/{article_id:int}/revisions/{number:int}",
+    response_model=RevisionPublic,
+    responses=answers(403, 404),
+)
 def read_revision(
     article_id: ObjectId,
     number: RevisionNumber,
@@ -316,7 +346,11 @@ def read_revision(
     return RevisionPublic.build(revision)
 
 
-@router.post("/articles/{article_id}/revisions/{number}/restore", response_model=ArticlePublic)
+@router.post(
+    "/articles/{article_id:int}/revisions/{number:int}/restore",
+    response_model=ArticlePublic,
+    responses=answers(403, 404, 412),
+)
 def restore_revision(
     article_id: ObjectId,
     number: RevisionNumber,
@@ -345,7 +379,11 @@ def list_tags(session: ReadSession) -> list[TagPublic]:
 # The trash (admins)
 
 
-@trash_router.get("/trash/articles/", response_model=list[TrashedArticlePublic])
+@trash_router.get(
+    "/trash/articles/",
+    response_model=list[TrashedArticlePublic],
+    responses={200: {"headers": {"X-Total-Count": LIST_HEADERS["X-Total-Count"]}}, **answers(403)},
+)
 def list_trash(
     session: ReadSession,
     viewer: SignedInViewer,
@@ -359,7 +397,11 @@ def list_trash(
     return [TrashedArticlePublic.build(item) for item in page.items]
 
 
-@trash_router.post("/trash/articles/{article_id}/restore", response_model=ArticlePublic)
+@trash_router.post(
+    "/trash/articles/{article_id:int}/restore",
+    response_model=ArticlePublic,
+    responses=answers(403, 404),
+)
 def restore_from_trash(
     article_id: ObjectId, writer: WriterDep, response: Response
 ) -> ArticlePublic:
@@ -369,7 +411,11 @@ def restore_from_trash(
     )
 
 
-@trash_router.delete("/trash/articles/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
+@trash_router.delete(
+    "/trash/articles/{article_id:int}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=answers(403, 404),
+)
 def purge_from_trash(article_id: ObjectId, writer: WriterDep) -> None:
     """Delete a trashed article for good, with its history. Cannot be undone."""
     writer.run(lambda uow: service.purge_from_trash(uow, article_id=article_id))

@@ -15,13 +15,20 @@ from cms.articles.models import (
     Tag,
     TrashedArticle,
 )
-from cms.fields import MAX_TAGS, TAG_MAX_LENGTH, Body, PublicationTime, Slug, Title
+from cms.fields import (
+    MAX_TAGS,
+    Body,
+    PublicationTime,
+    Slug,
+    TagEntry,
+    Title,
+)
 from cms.schemas import PartialUpdate, UTCTimestamp
 
 # Blank entries and duplicates are cleaned away (so accepted here); what is left must be
 # at most MAX_TAGS tags of 1-50 characters.
 TagList = Annotated[
-    list[Annotated[str, Field(max_length=TAG_MAX_LENGTH)]],
+    list[TagEntry],
     Field(
         max_length=5 * MAX_TAGS,
         description=f"Tag names; blanks and duplicates are dropped, at most {MAX_TAGS} remain",
@@ -103,6 +110,13 @@ class ArticlePublic(BaseModel):
             tags=sorted(tag.name for tag in article.tags),
             version=article.version,
         )
+
+
+class MovedArticle(BaseModel):
+    """The answer for a slug the article had before (301, ``Location`` gives the URL)."""
+
+    detail: str
+    slug: str = Field(description="The article's current slug")
 
 
 class ArticleSummary(BaseModel):

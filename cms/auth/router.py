@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from cms.auth import service
 from cms.auth.schemas import Token
 from cms.deps import DatabaseDep, OriginDep, SettingsDep
+from cms.openapi import answers
 
 router = APIRouter(tags=["auth"])
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["auth"])
 @router.post(
     "/auth/token",
     response_model=Token,
-    responses={401: {"description": "Incorrect email or password"}, 429: {}},
+    responses=answers(401, 429),
 )
 def login_for_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

@@ -16,7 +16,9 @@ from cms.articles.models import Article, Tag
 from cms.config import Settings
 from cms.db import Database
 from cms.deps import DatabaseDep, ReadSession, SettingsDep
+from cms.errors import NotFound
 from cms.feeds import service
+from cms.openapi import answers
 
 router = APIRouter(tags=["site"])
 
@@ -100,7 +102,9 @@ def feed(request: Request, session: ReadSession, settings: SettingsDep) -> Respo
 
 
 @router.get(
-    "/tags/{slug}/feed.xml", response_class=Response, responses={200: {"content": {RSS_TYPE: {}}}}
+    "/tags/{slug}/feed.xml",
+    response_class=Response,
+    responses={200: {"content": {RSS_TYPE: {}}}, **answers(404)},
 )
 def tag_feed(
     slug: TagSlug, request: Request, session: ReadSession, settings: SettingsDep
@@ -136,7 +140,9 @@ def sitemap(request: Request, database: DatabaseDep, settings: SettingsDep) -> R
 
 
 @router.get(
-    "/sitemap-{page}.xml", response_class=Response, responses={200: {"content": {XML_TYPE: {}}}}
+    "/sitemap-{page:int}.xml",
+    response_class=Response,
+    responses={200: {"content": {XML_TYPE: {}}}, **answers(404)},
 )
 def sitemap_page(
     page: SitemapPage, request: Request, database: DatabaseDep, settings: SettingsDep
@@ -145,7 +151,7 @@ def sitemap_page(
     site = _site(request, settings.site_url)
     with database.reading() as session:
         if page > service.sitemap_pages(session):
-            return Response(status_code=404)
+            raise NotFound("The sitemap has fewer pages")
     return _urlset(database, site, page, _caching(settings))
 
 

@@ -24,6 +24,7 @@ from cms.deps import (
     get_credentials,
 )
 from cms.errors import Conflict, DomainError, PermissionDenied, TooManyAttempts
+from cms.openapi import answers
 from cms.schemas import MAX_ID, ObjectId, Skip
 from cms.users import service
 from cms.users.models import User
@@ -56,7 +57,14 @@ def _present(session: Session, viewer: Actor | None, users: Sequence[User]) -> l
     ]
 
 
-@router.post("/", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+@router.post(
+    "/",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    responses=answers(403, 429),
+    # A writer, but anonymous sign-ups are welcome: the token is optional.
+    openapi_extra={"security": [{}]},
+)
 def create_user(
     payload: UserCreate,
     writer: WriterDep,
@@ -90,7 +98,7 @@ def create_user(
     return user
 
 
-@router.get("/", response_model=list[UserPublic])
+@router.get("/", response_model=list[UserPublic], responses=answers(403))
 def list_users(
     session: ReadSession,
     viewer: SignedInViewer,
@@ -107,14 +115,14 @@ def read_me(session: ReadSession, viewer: SignedInViewer) -> UserPublic:
     return _present(session, viewer, [viewer])[0]
 
 
-@router.get("/{user_id}", response_model=UserPublic)
+@router.get("/{user_id:int}", response_model=UserPublic, responses=answers(404))
 def read_user(user_id: ObjectId, session: ReadSession, viewer: Viewer) -> UserPublic:
     """Yourself, or anyone if you are staff; otherwise 404."""
     user = service.get_visible_user(session, viewer=viewer, user_id=user_id)
     return _present(session, viewer, [user])[0]
 
 
-@router.patch("/{user_id}", response_model=UserPublic)
+@router.patch("/{user_id:int}", response_model=UserPublic, responses=answers(403, 404, 429))
 def update_user(
     user_id: ObjectId,
     payload: UserUpdate,
@@ -141,7 +149,9 @@ def update_user(
     return writer.run(update)
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{user_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=answers(403, 404)
+)
 def delete_user(
     user_id: ObjectId,
     writer: WriterDep,

@@ -227,7 +227,7 @@ def test_an_article_is_published_for_an_author_found_by_lookup(
     [
         ({"title": "   "}, "Title must not be blank"),
         ({"title": "x" * 201}, "Title should have at most 200 characters"),
-        ({"status": "published", "published_at": "0001-01-01 00:00:00"}, "between 1970 and 9999"),
+        ({"status": "published", "published_at": "0001-01-01 00:00:00"}, "between 1970 and 9998"),
         ({"author": "abc"}, "choose a user from the list"),
         ({"slug": "Not A Slug"}, "Slug must be lower-case letters, digits and single hyphens"),
     ],
