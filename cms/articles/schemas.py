@@ -25,13 +25,14 @@ from cms.fields import (
 )
 from cms.schemas import PartialUpdate, UTCTimestamp
 
-# Blank entries and duplicates are cleaned away (so accepted here); what is left must be
-# at most MAX_TAGS tags of 1-50 characters.
+# At most MAX_TAGS entries of at most 50 characters: blank entries and duplicates are
+# accepted and cleaned away. (Counting entries, not what is left after cleaning, is a rule
+# the schema can state exactly.)
 TagList = Annotated[
     list[TagEntry],
     Field(
-        max_length=5 * MAX_TAGS,
-        description=f"Tag names; blanks and duplicates are dropped, at most {MAX_TAGS} remain",
+        max_length=MAX_TAGS,
+        description=f"At most {MAX_TAGS} tag names; blanks and duplicates are dropped",
     ),
 ]
 

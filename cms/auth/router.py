@@ -2,11 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form
 
 from cms.auth import service
-from cms.auth.schemas import Token
+from cms.auth.schemas import LoginForm, Token
 from cms.deps import DatabaseDep, OriginDep, SettingsDep
 from cms.openapi import answers
 
@@ -19,7 +18,7 @@ router = APIRouter(tags=["auth"])
     responses=answers(401, 429),
 )
 def login_for_access_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
     database: DatabaseDep,
     settings: SettingsDep,
     origin: OriginDep,

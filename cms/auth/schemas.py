@@ -1,6 +1,16 @@
-"""What the auth endpoint returns."""
+"""What the auth endpoint takes and returns."""
 
 from pydantic import BaseModel, Field
+
+
+class LoginForm(BaseModel):
+    """OAuth2's password flow (what Swagger UI's Authorize button sends), with the rules
+    this API applies stated in the schema: an empty field is a missing one (422)."""
+
+    grant_type: str | None = Field(default=None, pattern="^password$")
+    username: str = Field(min_length=1, description="The account's email address")
+    password: str = Field(min_length=1, json_schema_extra={"format": "password"})
+    scope: str = ""
 
 
 class Token(BaseModel):
