@@ -170,7 +170,7 @@ Password = Annotated[
     Field(
         min_length=PASSWORD_MIN_LENGTH,
         max_length=PASSWORD_MAX_LENGTH,
-        json_schema_extra={"pattern": "^[^\\x00]*$"},
+        json_schema_extra={"not": {"pattern": "\\x00"}},  # no NUL character
     ),
     AfterValidator(_encodable),
     AfterValidator(_no_nul),
