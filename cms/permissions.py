@@ -32,12 +32,14 @@ def is_admin(user: Actor | None) -> bool:
 # Articles
 
 
-def published_articles(moment: datetime) -> ColumnElement[bool]:
+def published_articles(moment: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """Rows anyone may read: published, with a publication time that has come."""
     return Article.visible_at(moment)
 
 
-def visible_articles(user: Actor | None, moment: datetime) -> ColumnElement[bool]:
+def visible_articles(
+    user: Actor | None, moment: datetime | ColumnElement[datetime]
+) -> ColumnElement[bool]:
     """Rows ``user`` may read: staff see all, authors also their own drafts.
 
     The only visibility rule: lists, single reads, feeds and the back office all filter

@@ -117,7 +117,7 @@ class Article(Base):
     # for what is shown about it (a badge, a link). Change both or neither.
 
     @classmethod
-    def visible_at(cls, moment: datetime) -> ColumnElement[bool]:
+    def visible_at(cls, moment: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
         """SQL: published, and its publication time has come."""
         return and_(
             cls.status == ArticleStatus.PUBLISHED,
