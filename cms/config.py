@@ -5,6 +5,7 @@ import ipaddress
 import os
 import secrets
 import tempfile
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -27,6 +28,17 @@ DEFAULT_SECRET_KEY_FILE = Path("~/.config/cms/secret_key")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def address_in(address: str | None, networks: Iterable[Network]) -> bool:
+    """Whether ``address`` (as text; ``None`` or garbage is in nothing) lies in a network."""
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 class Settings(BaseSettings):

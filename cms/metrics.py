@@ -7,7 +7,6 @@ whichever worker answers it.
 """
 
 import asyncio
-import ipaddress
 import os
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -21,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
-from cms.config import Network, Settings
+from cms.config import Network, Settings, address_in
 from cms.db import Database
 
 # prometheus_client chooses between in-memory and file-backed values when it is first
@@ -193,16 +192,9 @@ def may_read_metrics(request: Request, allowed: Iterable[Network], proxies: list
     (``X-Forwarded-For`` believed from trusted proxies only). Without trusted proxies a
     request that came through a proxy is refused, whatever address it came from.
     """
-    address = request.scope.get("state", {}).get("client_address")
-    if address is None:
-        return False
     if not proxies and any(name in _PROXY_HEADERS for name, _ in request.scope["headers"]):
         return False
-    try:
-        client = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(client in network for network in allowed)
+    return address_in(request.scope.get("state", {}).get("client_address"), allowed)
 
 
 router = APIRouter()

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cms.config import Network
+from cms.config import Network, address_in
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -40,7 +40,7 @@ def client_address(scope: Scope, trusted_proxies: Iterable[Network]) -> str | No
     peer = scope.get("client")
     address: str | None = peer[0] if peer else None
     proxies = list(trusted_proxies)
-    if not proxies or not _is_trusted(address, proxies):
+    if not proxies or not address_in(address, proxies):
         return address
     forwarded: list[str] = []
     for name, value in scope.get("headers", []):
@@ -49,7 +49,7 @@ def client_address(scope: Scope, trusted_proxies: Iterable[Network]) -> str | No
     for hop in reversed(forwarded):
         if not hop:
             continue
-        if not _is_trusted(hop, proxies):
+        if not address_in(hop, proxies):
             return hop if _is_address(hop) else address
         address = hop
     return address
@@ -61,16 +61,6 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _is_trusted(address: str | None, proxies: list[Network]) -> bool:
-    if address is None:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in proxies)
 
 
 class RequestContextMiddleware:
