@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from cms import migrations, security
@@ -138,6 +139,23 @@ def database(app: FastAPI) -> Database:
     """The app's own Database: tests read and write through the same session factory."""
     db: Database = app.state.database
     return db
+
+
+@contextmanager
+def failing_commits(
+    database: Database, message: str = "simulated commit failure"
+) -> Iterator[None]:
+    """Inside the block, every commit of ``database``'s sessions raises
+    ``RuntimeError(message)``: a fault at the last moment of a write."""
+
+    def refuse(_session: object) -> None:
+        raise RuntimeError(message)
+
+    event.listen(database.sessionmaker, "before_commit", refuse)
+    try:
+        yield
+    finally:
+        event.remove(database.sessionmaker, "before_commit", refuse)
 
 
 def _free_port() -> int:

@@ -4,14 +4,13 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from cms import migrations
 from cms.app import create_app
 from cms.articles.models import Article
 from cms.db import Database
-from tests.conftest import LiveServer, ScratchDatabases, UserFactory, make_settings
+from tests.conftest import LiveServer, ScratchDatabases, UserFactory, failing_commits, make_settings
 
 Login = Callable[..., dict[str, str]]
 
@@ -63,14 +62,8 @@ def test_a_failed_commit_is_never_reported_as_success(
 ) -> None:
     headers = login(make_user())
 
-    def refuse(_session: Session) -> None:
-        raise RuntimeError("simulated commit failure")
-
-    event.listen(database.sessionmaker, "before_commit", refuse)
-    try:
+    with failing_commits(database):
         response = api.post("/articles/", json={"title": "Lost?"}, headers=headers)
-    finally:
-        event.remove(database.sessionmaker, "before_commit", refuse)
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error"}
     assert "simulated" not in response.text

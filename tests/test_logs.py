@@ -14,8 +14,7 @@ from typing import Literal
 
 import httpx
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from cms.config import Settings
 from cms.db import Database
@@ -30,6 +29,7 @@ from tests.conftest import (
     TEST_SECRET_KEY,
     ScratchDatabases,
     UserFactory,
+    failing_commits,
 )
 
 Login = Callable[..., dict[str, str]]
@@ -126,16 +126,10 @@ def test_no_password_token_cookie_or_hash_reaches_the_log(
         cookie = browser.cookies["cms_admin"]
         assert browser.get("/admin/user/list").status_code == 200
 
-    def refuse(_session: Session) -> None:
-        raise RuntimeError("simulated failure while a token is in use")
-
-    event.listen(database.sessionmaker, "before_commit", refuse)
-    try:
+    with failing_commits(database, "simulated failure while a token is in use"):
         failed = api.post(
             "/articles/", json={"title": password}, headers={"Authorization": f"Bearer {bearer}"}
         )
-    finally:
-        event.remove(database.sessionmaker, "before_commit", refuse)
     assert failed.status_code == 500
 
     with database.sessionmaker() as session:
@@ -153,18 +147,12 @@ def test_every_line_about_a_request_carries_its_id(
 ) -> None:
     headers = login(make_user())
 
-    def refuse(_session: Session) -> None:
-        raise RuntimeError("simulated commit failure")
-
-    event.listen(database.sessionmaker, "before_commit", refuse)
-    try:
+    with failing_commits(database):
         response = api.post(
             "/articles/",
             json={"title": "Lost"},
             headers={**headers, "X-Request-ID": "trace-0001"},
         )
-    finally:
-        event.remove(database.sessionmaker, "before_commit", refuse)
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error"}
     assert response.headers["X-Request-ID"] == "trace-0001"
@@ -179,14 +167,8 @@ def test_an_unexpected_error_logs_one_traceback(
 ) -> None:
     headers = login(make_user())
 
-    def refuse(_session: Session) -> None:
-        raise RuntimeError("simulated commit failure")
-
-    event.listen(database.sessionmaker, "before_commit", refuse)
-    try:
+    with failing_commits(database):
         response = api.post("/articles/", json={"title": "Lost"}, headers=headers)
-    finally:
-        event.remove(database.sessionmaker, "before_commit", refuse)
     assert response.status_code == 500
     tracebacks = [record for record, _ in at_info.records if record.exc_info]
     assert len(tracebacks) == 1

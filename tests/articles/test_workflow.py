@@ -7,14 +7,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
 
 from cms.articles.models import ArticleRevision, TrashedArticle
 from cms.audit.models import AuditEntry
 from cms.db import Database, utcnow
 from cms.roles import Role
-from tests.conftest import DEFAULT_PASSWORD, UserFactory
+from tests.conftest import DEFAULT_PASSWORD, UserFactory, failing_commits
 
 Login = Callable[..., dict[str, str]]
 
@@ -187,16 +186,10 @@ def test_a_failed_commit_leaves_no_revision_and_no_audit_entry(
     article = api.post("/articles/", json={"title": "Stays as is"}, headers=headers).json()
     before = (count(database, ArticleRevision), count(database, AuditEntry))
 
-    def refuse(_session: Session) -> None:
-        raise RuntimeError("simulated commit failure")
-
-    event.listen(database.sessionmaker, "before_commit", refuse)
-    try:
+    with failing_commits(database):
         response = api.patch(
             f"/articles/{article['id']}", json={"title": "Never saved"}, headers=headers
         )
-    finally:
-        event.remove(database.sessionmaker, "before_commit", refuse)
     assert response.status_code == 500
     assert (count(database, ArticleRevision), count(database, AuditEntry)) == before
     assert api.get(f"/articles/{article['id']}", headers=headers).json()["title"] == "Stays as is"
