@@ -192,6 +192,16 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=20)
 
+    def __enter__(self) -> "LiveServer":
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop, and close the connections of the app's own pool (for an app built for
+        one test; the shared ``live_server`` stops without, its pool outlives it)."""
+        self.stop()
+        self.app.state.database.dispose()
+
 
 @pytest.fixture(scope="session")
 def live_server(app: FastAPI) -> Iterator[LiveServer]:

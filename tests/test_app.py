@@ -38,11 +38,8 @@ def test_readyz_is_ok_on_a_migrated_database(api: httpx.Client) -> None:
 @pytest.fixture
 def unmigrated_server(scratch_databases: ScratchDatabases) -> Iterator[tuple[LiveServer, str]]:
     url = scratch_databases.create()
-    server = LiveServer(create_app(make_settings(url)))
-    server.start()
-    yield server, url
-    server.stop()
-    server.app.state.database.dispose()
+    with LiveServer(create_app(make_settings(url))) as server:
+        yield server, url
 
 
 def test_readyz_is_503_until_the_schema_is_migrated(

@@ -109,16 +109,11 @@ def test_a_token_forged_with_the_key_that_was_once_in_the_source_opens_nothing(
         secret_key="development-only-secret-key-change-me-0000",
         expires_in=timedelta(minutes=5),
     )
-    server = LiveServer(build_app(settings))
-    server.start()
-    try:
+    with LiveServer(build_app(settings)) as server:
         response = httpx.get(
             f"{server.url}/users/me", headers={"Authorization": f"Bearer {forged}"}
         )
         cookie = httpx.get(f"{server.url}/admin/user/list", cookies={"cms_admin": forged})
-    finally:
-        server.stop()
-        server.app.state.database.dispose()
     assert response.status_code == 401
     assert cookie.status_code == 302 and cookie.headers["location"] == "/admin/login"
 

@@ -129,15 +129,12 @@ def test_feeds_are_for_shared_caches_only_when_the_site_url_is_configured(
     assert "evil.example" in forged.text  # as asked, for this one client
     assert forged.headers["cache-control"] == "private, max-age=60"
     assert api.get("/sitemap.xml").headers["cache-control"] == "private, max-age=60"
-    configured = LiveServer(build_app(make_settings(database_url, site_url="https://cms.example")))
-    configured.start()
-    try:
+    with LiveServer(
+        build_app(make_settings(database_url, site_url="https://cms.example"))
+    ) as configured:
         answer = httpx.get(f"{configured.url}/feed.xml", headers={"Host": "evil.example"})
         assert answer.headers["cache-control"] == "public, max-age=60"
         assert "evil.example" not in answer.text and "https://cms.example/" in answer.text
-    finally:
-        configured.stop()
-        configured.app.state.database.dispose()
 
 
 def test_the_sitemap_lists_every_visible_article_with_lastmod(

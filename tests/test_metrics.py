@@ -180,13 +180,10 @@ def test_sign_up_refusals_are_counted_by_reason(
 @pytest.fixture
 def closed_site(database_url: str) -> Iterator[LiveServer]:
     """Sign-up closed, and one attempt per client address."""
-    server = LiveServer(
+    with LiveServer(
         create_app(make_settings(database_url, allow_signup=False, signup_max_per_client=1))
-    )
-    server.start()
-    yield server
-    server.stop()
-    server.app.state.database.dispose()
+    ) as server:
+        yield server
 
 
 def test_sign_ups_refused_on_a_closed_site_are_counted(
@@ -220,11 +217,8 @@ def test_metrics_are_a_plain_404_for_a_request_through_an_undeclared_proxy(
 def proxied_site(database_url: str) -> Iterator[LiveServer]:
     """Behind a proxy at 127.0.0.1; metrics for the 10.0.0.0/8 network."""
     settings = make_settings(database_url, trusted_proxies="127.0.0.1", metrics_allow="10.0.0.0/8")
-    server = LiveServer(create_app(settings))
-    server.start()
-    yield server
-    server.stop()
-    server.app.state.database.dispose()
+    with LiveServer(create_app(settings)) as server:
+        yield server
 
 
 @pytest.mark.parametrize(

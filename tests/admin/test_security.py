@@ -160,11 +160,8 @@ def test_the_cookie_is_httponly_lax_scoped_and_expires(
 
 @pytest.fixture
 def production_server(database_url: str) -> Iterator[LiveServer]:
-    server = LiveServer(build_app(make_settings(database_url, environment="production")))
-    server.start()
-    yield server
-    server.stop()
-    server.app.state.database.dispose()
+    with LiveServer(build_app(make_settings(database_url, environment="production"))) as server:
+        yield server
 
 
 def test_the_cookie_is_secure_in_production(production_server: LiveServer) -> None:
@@ -329,11 +326,8 @@ def server_without_database(scratch_databases: object, tmp_path: object) -> Iter
         url = "sqlite:////nonexistent-folder/cms.sqlite3"
     else:
         url = "mysql+mysqldb://root@127.0.0.1:1/cms"
-    server = LiveServer(build_app(make_settings(url)))
-    server.start()
-    yield server
-    server.stop()
-    server.app.state.database.dispose()
+    with LiveServer(build_app(make_settings(url))) as server:
+        yield server
 
 
 def test_signing_in_while_the_database_is_down_explains_itself(

@@ -333,11 +333,8 @@ def test_a_list_is_never_cached_past_the_next_scheduled_article(
 @pytest.fixture(scope="module")
 def cors_server(database_url: str) -> Iterator[LiveServer]:
     settings = make_settings(database_url, cors_origins="https://front.example")
-    server = LiveServer(build_app(settings))
-    server.start()
-    yield server
-    server.stop()
-    server.app.state.database.dispose()
+    with LiveServer(build_app(settings)) as server:
+        yield server
 
 
 def test_cors_answers_preflights_for_allowed_origins_only(

@@ -31,11 +31,8 @@ def proxied(database_url: str) -> Iterator[LiveServer]:
         login_max_failures_per_account=PER_ACCOUNT,
         signup_max_per_client=SIGNUPS_PER_CLIENT,
     )
-    server = LiveServer(build_app(settings))
-    server.start()
-    yield server
-    server.stop()
-    server.app.state.database.dispose()
+    with LiveServer(build_app(settings)) as server:
+        yield server
 
 
 @pytest.fixture

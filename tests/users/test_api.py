@@ -113,15 +113,10 @@ def test_admin_may_create_an_editor(
 
 
 def test_signup_can_be_switched_off(database: Database) -> None:
-    closed = LiveServer(create_app(make_settings(database.url, allow_signup=False)))
-    closed.start()
-    try:
+    with LiveServer(create_app(make_settings(database.url, allow_signup=False))) as closed:
         response = httpx.post(
             f"{closed.url}/users/", json={"email": "x@example.com", "password": "12345678"}
         )
-    finally:
-        closed.stop()
-        closed.app.state.database.dispose()
     assert response.status_code == 403
     assert "Sign-up is disabled" in response.json()["detail"]
 
