@@ -5,7 +5,7 @@ of work (all happen, or none and the page says why)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cms.db import UnitOfWork
@@ -30,8 +30,6 @@ class RowAction:
     danger: bool = False
     # Extra fields the confirmation page shows (a template name), e.g. for a choice.
     choices_template: str | None = None
-    # Rows this action makes sense for (a draft cannot be unpublished).
-    applies: Callable[[Any], bool] = field(default=lambda _row: True)
 
     def ask(self, count: int, noun: str) -> str:
         return self.question.format(rows=f"{count} {noun}" + ("" if count == 1 else "s"))

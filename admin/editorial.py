@@ -17,10 +17,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from admin.auth import current_user
 from admin.diffs import MAX_LINES, diff_lines
-from admin.views import AdminError, ServiceModelView, format_time
+from admin.views import AdminError, ServiceModelView, format_time, state_badge
 from cms import permissions
+from cms.articles import actions
 from cms.articles import service as articles
-from cms.articles.models import Article, ArticleRevision, ArticleStatus
+from cms.articles.models import Article, ArticleRevision, ArticleState, ArticleStatus
 from cms.articles.rendering import BodyTooComplex, render_markdown
 from cms.audit import service as audit
 from cms.db import utcnow
@@ -35,6 +36,11 @@ HISTORY_PAGE = 50
 MAX_PAGE = 100_000
 LATEST_ENTRIES = 10
 NEXT_SCHEDULED = 5
+# What a restore may do to the publication besides bringing content back ("keep": nothing).
+RESTORE_CHOICES = {
+    "draft": actions.Publication(ArticleState.DRAFT),
+    "publish": actions.Publication(ArticleState.PUBLISHED),
+}
 
 
 class EditorialPages:
@@ -120,6 +126,7 @@ class EditorialPages:
                 "has_next": len(revisions) > HISTORY_PAGE,
                 "format_time": format_time,
                 "can_restore": view.has_permission(request, "edit", article),
+                "state_badge": state_badge,
             },
         )
 
@@ -139,7 +146,11 @@ class EditorialPages:
                 except DomainError as exc:
                     raise HTTPException(404, exc.message) from exc
                 current = articles.latest_revision(session, viewer=viewer, article_id=article.id)
+                restoring = actions.restore_preview(
+                    session, viewer=viewer, article_id=article.id, number=number
+                )
             return {
+                "restoring": restoring,
                 "revision": revision,
                 "current": current,
                 "diffs": [
@@ -161,6 +172,8 @@ class EditorialPages:
                 "format_time": format_time,
                 "can_restore": view.has_permission(request, "edit", article)
                 and compared["revision"].number != compared["current"].number,
+                "state": article.state_at(utcnow()),
+                "state_badge": state_badge,
             },
         )
 
@@ -169,15 +182,23 @@ class EditorialPages:
         view = self._articles()
         article = await self._article(request, view)
         number = _number(request.path_params["number"])
+        choice = (await request.form()).get("publication") or "keep"
+        publication = RESTORE_CHOICES.get(str(choice))
+        if choice != "keep" and publication is None:
+            raise HTTPException(400, "Choose what happens to the article's publication.")
+        action = actions.RestoreRevision(
+            article_id=article.id, number=number, publication=publication
+        )
         try:
-            await view.run_as_actor(
-                request,
-                lambda uow: articles.restore_revision(uow, article_id=article.id, number=number),
-            )
+            restored = await view.run_as_actor(request, action)
         except AdminError as exc:
             Flash.error(request, str(exc))
         else:
-            Flash.success(request, f"Restored revision {number} of “{article.title}” as a new one.")
+            Flash.success(
+                request,
+                f"Restored revision {number} of “{restored.title}” as a new one; it is "
+                f"{restored.state_at(utcnow()).value} now.",
+            )
         return RedirectResponse(
             str(request.url_for("admin:edit", identity="article", pk=article.id).path), 302
         )

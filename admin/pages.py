@@ -354,7 +354,3 @@ def _signed_in(request: Request) -> User:
     if user is None:
         raise HTTPException(403)
     return user
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

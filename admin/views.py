@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
-from wtforms import Form, HiddenField, PasswordField, StringField
+from wtforms import Form, HiddenField, PasswordField, RadioField, StringField
 from wtforms.validators import Optional
 
 from admin.actions import Choices, RowAction
@@ -29,13 +29,14 @@ from admin.auth import admin_origin, current_user
 from admin.filters import AuthorFilter, StateFilter, ValueFilter
 from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
+from cms.articles import actions
 from cms.articles import service as articles
 from cms.articles.changes import ArticleChanges, ArticleDraft
-from cms.articles.models import TRASH_DAYS, Article, ArticleStatus, TrashedArticle
+from cms.articles.models import TRASH_DAYS, Article, ArticleState, ArticleStatus, TrashedArticle
 from cms.articles.reads import matches_search
 from cms.audit import service as audit
 from cms.audit.models import AuditEntry
-from cms.changes import UNSET
+from cms.changes import UNSET, Unset
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
 from cms.fields import Email, Name, Password, Slug, Title
@@ -283,19 +284,20 @@ UNPUBLISH = "Unpublish"
 
 
 def _status_message(article: Article) -> str:
-    if article.status is ArticleStatus.DRAFT:
+    state = article.state_at(utcnow())
+    if state is ArticleState.DRAFT:
         return f"Unpublished “{article.title}”: it is a draft again."
-    assert article.published_at is not None
-    if article.published_at > utcnow():
+    if state is ArticleState.SCHEDULED:
+        assert article.published_at is not None
         return f"Scheduled “{article.title}” for {format_time(article.published_at)}."
     return f"Published “{article.title}”."
 
 
 def _changed_since_opened(
-    request: Request, uow: UnitOfWork, article: Article, opened: int
+    request: Request, session: Session, article_id: int, opened: int
 ) -> AdminError:
     """The refusal of a save over a newer one: who saved it, when, and what changed."""
-    conflict = articles.changes_since(uow.session, article_id=article.id, version=opened)
+    conflict = articles.changes_since(session, article_id=article_id, version=opened)
     request.state.conflict = conflict
     fields = ", ".join(conflict.fields) or "nothing you can see"
     return AdminError(
@@ -313,18 +315,23 @@ def _public_url(request: Request, article: Article) -> str | None:
     return f"{site.rstrip('/')}/articles/slug/{article.slug}"
 
 
-def status_badge(article: Article) -> Markup:
-    """Draft, Scheduled (published, but its time has not come) or Published."""
-    now = utcnow()
-    if article.status is ArticleStatus.DRAFT:
-        label, tone = "draft", "secondary"
-    elif article.published_at is not None and article.published_at > now:
-        label, tone = "scheduled", "warning"
-    else:
-        label, tone = "published", "success"
+STATE_TONES = {
+    ArticleState.DRAFT: "secondary",
+    ArticleState.SCHEDULED: "warning",
+    ArticleState.PUBLISHED: "success",
+}
+
+
+def state_badge(state: ArticleState) -> Markup:
+    """Draft, Scheduled or Published, the same badge in every list and page."""
+    tone = STATE_TONES[state]
     return Markup('<span class="badge bg-{} text-{}-fg">{}</span>').format(
-        tone, tone, choice_label(label)
+        tone, tone, choice_label(state.value)
     )
+
+
+def status_badge(article: Article) -> Markup:
+    return state_badge(article.state_at(utcnow()))
 
 
 class UserAdmin(ServiceModelView, model=User):
@@ -472,12 +479,11 @@ def _articles_choice(uow: UnitOfWork, choices: Choices) -> dict[str, Any]:
 
 
 def _publish_now(uow: UnitOfWork, pk: int, _choices: Choices) -> Any:
-    return articles.publish_now(uow, article_id=pk)
+    return actions.PublishArticle(article_id=pk)(uow)
 
 
 def _unpublish(uow: UnitOfWork, pk: int, _choices: Choices) -> Any:
-    changes = ArticleChanges(status=ArticleStatus.DRAFT)
-    return articles.update_article(uow, article_id=pk, changes=changes)
+    return actions.UnpublishArticle(article_id=pk)(uow)
 
 
 class ArticleAdmin(ServiceModelView, model=Article):
@@ -520,7 +526,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.title: "Title",
         Article.slug: "Slug",
         Article.body: "Body (Markdown)",
-        Article.status: "Status",
+        Article.status: "State",
         Article.author: "Author",
         Article.published_at: "Published at",
         Article.created_at: "Created",
@@ -557,11 +563,12 @@ class ArticleAdmin(ServiceModelView, model=Article):
     ]
     column_default_sort: ClassVar = [(Article.updated_at, True)]
     column_filters: ClassVar = [StateFilter(), AuthorFilter()]
+    # The stored status is not a field: the form's "State" says draft, scheduled or
+    # published, and the publication time goes with it.
     form_columns: ClassVar = [
         Article.title,
         Article.slug,
         Article.body,
-        Article.status,
         Article.published_at,
         Article.author,
     ]
@@ -575,13 +582,10 @@ class ArticleAdmin(ServiceModelView, model=Article):
             # (LF), so a body at the size limit fits from the form as from the API.
             "filters": [lambda value: value.replace("\r\n", "\n") if value else value],
         },
-        "status": {
-            "label": "Status",
-            "description": "Published with a future time = scheduled: it appears by itself then.",
-        },
         "published_at": {
-            "label": "Published at (UTC)",
-            "description": "Leave blank to stamp the moment it is published.",
+            "label": "Publication time (UTC)",
+            "description": "Scheduled: when it appears (required). Published: blank for now, "
+            "or a time that has passed. A draft has none.",
         },
         "author": {
             "label": "Author",
@@ -620,7 +624,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
             f"{TRASH_DAYS} days.",
             done="Moved to the trash: {names}.",
             permission="delete",
-            perform=lambda uow, pk, _choices: articles.delete_article(uow, article_id=pk),
+            perform=lambda uow, pk, _choices: actions.DeleteArticle(article_id=pk)(uow),
             danger=True,
         ),
     ]
@@ -643,11 +647,18 @@ class ArticleAdmin(ServiceModelView, model=Article):
                 "Tags",
                 description="Choose tags or type new ones; case and spacing do not matter.",
             )
+            state = RadioField(
+                "State",
+                choices=[(state.value, choice_label(state.value)) for state in ArticleState],
+                default=ArticleState.DRAFT.value,
+                description="Scheduled articles appear by themselves at their time.",
+            )
             # The version the form was opened at: a save refuses to overwrite a newer one.
             expected_version = HiddenField()
             # WTForms orders fields by creation: keep them where they belong.
             slug.creation_counter = base.slug.creation_counter
             tags.creation_counter = base.body.creation_counter
+            state.creation_counter = base.published_at.creation_counter - 1
 
         return ArticleForm
 
@@ -657,6 +668,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
     async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
         data = await super().get_form_data_for_edit(obj)
         data["tags"] = sorted(tag.name for tag in obj.tags)
+        data["state"] = obj.state_at(utcnow()).value
         data["expected_version"] = obj.version
         return data
 
@@ -677,58 +689,48 @@ class ArticleAdmin(ServiceModelView, model=Article):
         )
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        button = (await request.form()).get("save")
+        publication = _publication(button, data)
+        state = publication.changes(None)
         draft = ArticleDraft(
             title=data.get("title") or "",
             body=data.get("body") or "",
             slug=data.get("slug") or None,
-            status=ArticleStatus(data.get("status") or ArticleStatus.DRAFT),
-            published_at=_as_utc(data.get("published_at")),
+            status=ArticleStatus.DRAFT if isinstance(state.status, Unset) else state.status,
+            published_at=None if isinstance(state.published_at, Unset) else state.published_at,
             tags=tuple(data.get("tags") or ()),
         )
-        author_id = _chosen_author(data)
-        article = await self.run_as_actor(
-            request, lambda uow: articles.create_article(uow, draft=draft, author_id=author_id)
-        )
+        action = actions.CreateArticle(draft=draft, author_id=_chosen_author(data))
+        article = await self.run_as_actor(request, action)
         Flash.success(request, f"Added {self.row_label(article)}.")
         return article
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
         button = (await request.form()).get("save")
         expected = data.get("expected_version")
-
-        def update(uow: UnitOfWork) -> Article:
-            article = articles.get_article_for_change(uow, int(pk))
-            if expected and str(article.version) != str(expected):
-                raise _changed_since_opened(request, uow, article, int(expected))
-            # The form shows whole seconds: an untouched time must keep its microseconds.
-            published_at = _as_utc(data.get("published_at"))
-            stored = article.published_at
-            unchanged_time = published_at == (stored.replace(microsecond=0) if stored else None)
-            status = ArticleStatus(data.get("status") or article.status)
-            when = stored if unchanged_time else published_at
-            if button == PUBLISH_NOW:
-                status = ArticleStatus.PUBLISHED
-                if when is not None and when > utcnow():
-                    when = None  # now, not at the future time the form holds
-            elif button == SCHEDULE:
-                if when is None or when <= utcnow():
-                    raise AdminError("Schedule: set “Published at” to a time in the future first")
-                status = ArticleStatus.PUBLISHED
-            elif button == UNPUBLISH:
-                status = ArticleStatus.DRAFT
-            author_id = _chosen_author(data)
-            changes = ArticleChanges(
-                title=data.get("title") or "",
-                body=data.get("body") or "",
-                status=status,
-                slug=data.get("slug") or article.slug,
-                published_at=when,
-                tags=tuple(data.get("tags") or ()),
-                author_id=article.author_id if author_id is None else author_id,
-            )
-            return articles.update_article(uow, article_id=article.id, changes=changes)
-
-        article = await self.run_as_actor(request, update)
+        author_id = _chosen_author(data)
+        changes = ArticleChanges(
+            title=data.get("title") or "",
+            body=data.get("body") or "",
+            tags=tuple(data.get("tags") or ()),
+            # Blank: unchanged.
+            slug=data.get("slug") or UNSET,
+            author_id=UNSET if author_id is None else author_id,
+        )
+        action = actions.UpdateArticle(
+            article_id=int(pk),
+            changes=changes,
+            publication=_publication(button, data),
+            opened_version=int(expected) if expected else None,
+        )
+        try:
+            article = await self.run_as_actor(request, action)
+        except AdminError as exc:
+            if isinstance(exc.__cause__, actions.ChangedSince):
+                raise await to_thread.run_sync(
+                    self._changed_since_opened, request, int(pk), exc.__cause__.version
+                ) from exc
+            raise
         if button in (PUBLISH_NOW, SCHEDULE, UNPUBLISH):
             Flash.success(request, _status_message(article))
             # Back to the article: the editor keeps working on it.
@@ -739,6 +741,29 @@ class ArticleAdmin(ServiceModelView, model=Article):
         else:
             Flash.success(request, f"Saved {self.row_label(article)}.")
         return article
+
+    def _changed_since_opened(self, request: Request, article_id: int, opened: int) -> AdminError:
+        with self.database(request).reading() as session:
+            return _changed_since_opened(request, session, article_id, opened)
+
+
+def _publication(button: Any, data: dict[str, Any]) -> actions.Publication:
+    """The state the editor chose: a button says it outright, else the form's "State"."""
+    at = _as_utc(data.get("published_at"))
+    if button == PUBLISH_NOW:
+        # Now, not at a time to come that the form still holds.
+        return actions.Publication(ArticleState.PUBLISHED, None if at and at > utcnow() else at)
+    if button == SCHEDULE:
+        if at is None or at <= utcnow():
+            raise AdminError("Schedule: set the publication time to a time in the future first")
+        return actions.Publication(ArticleState.SCHEDULED, at)
+    if button == UNPUBLISH:
+        return actions.Publication(ArticleState.DRAFT)
+    try:
+        state = ArticleState(data.get("state") or ArticleState.DRAFT)
+    except ValueError:
+        raise AdminError("State: choose draft, scheduled or published") from None
+    return actions.Publication(state, at)
 
 
 class AuditAdmin(ServiceModelView, model=AuditEntry):
@@ -869,7 +894,7 @@ class TrashAdmin(ServiceModelView, model=TrashedArticle):
             question="Restore {rows}? Each comes back under its old address when it is free.",
             done="Restored {names}.",
             permission="restore",
-            perform=lambda uow, pk, _choices: articles.restore_from_trash(uow, article_id=pk),
+            perform=lambda uow, pk, _choices: actions.UndeleteArticle(article_id=pk)(uow),
         ),
         RowAction(
             name="purge",
@@ -877,7 +902,7 @@ class TrashAdmin(ServiceModelView, model=TrashedArticle):
             question="Delete {rows} for good, with their history? This cannot be undone.",
             done="Deleted for good: {names}.",
             permission="purge",
-            perform=lambda uow, pk, _choices: articles.purge_from_trash(uow, article_id=pk),
+            perform=lambda uow, pk, _choices: actions.PurgeArticle(article_id=pk)(uow),
             danger=True,
         ),
     ]

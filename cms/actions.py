@@ -32,6 +32,10 @@ class Action(ABC, Generic[R]):
     name: ClassVar[str]
     """What the audit trail (and the outbox) calls this operation, e.g. ``"publish"``."""
 
+    def prepare(self) -> None:
+        """Work that needs no database, done once before the transaction begins
+        (:meth:`~cms.db.Database.run` calls it). Nothing by default."""
+
     @abstractmethod
     def __call__(self, uow: UnitOfWork) -> R:
         """Check, change and record, inside ``uow``; flush, never commit."""

@@ -323,7 +323,12 @@ class Database:
 
         The whole transaction is repeated (at most ``attempts`` times, with a short random
         pause), so ``work`` must do everything through the unit of work it is given.
+        Work with a ``prepare()`` method (an action that renders Markdown, say) is
+        prepared once, before the transaction takes its locks.
         """
+        prepare = getattr(work, "prepare", None)
+        if callable(prepare):
+            prepare()
         for attempt in range(1, attempts + 1):
             try:
                 with self.unit_of_work(actor=actor, origin=origin) as unit:

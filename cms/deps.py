@@ -121,7 +121,11 @@ class Writer:
         self.origin = origin
 
     def run(self, work: Callable[[UnitOfWork], T], *, anonymous: bool = False) -> T:
-        """``work(uow)`` committed. The caller must be signed in unless ``anonymous``."""
+        """``work(uow)`` committed. The caller must be signed in unless ``anonymous``:
+        without credentials the request is refused before ``work`` is prepared (nobody
+        anonymous gets a body rendered)."""
+        if self.credentials is None and not anonymous:
+            raise NotAuthenticated(NO_TOKEN)
 
         def actor(session: Session) -> User | None:
             user = _load_caller(session, self.credentials)

@@ -12,14 +12,14 @@ ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id")]
 Skip = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
 
 
-def _iso_utc(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 # Always six fractional digits, so times have one width and sort as strings too.
 UTCTimestamp = Annotated[
     datetime,
-    PlainSerializer(_iso_utc, return_type=str),
+    PlainSerializer(iso_utc, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 

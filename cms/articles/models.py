@@ -32,8 +32,32 @@ TRASH_DAYS = 30
 
 
 class ArticleStatus(StrEnum):
+    """What is stored: a draft, or published (from ``published_at`` on)."""
+
     DRAFT = "draft"
     PUBLISHED = "published"
+
+
+class ArticleState(StrEnum):
+    """What an article is at a given moment, the one word every surface shows: a draft,
+    scheduled (published with a time still to come), or published (readers see it)."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+
+
+def state_of(
+    status: ArticleStatus | str, published_at: datetime | None, moment: datetime
+) -> ArticleState:
+    """The state of stored ``status`` and ``published_at`` at ``moment``; the row twin of
+    :meth:`Article.in_state` (a test holds the two to the same answers)."""
+    if ArticleStatus(status) is ArticleStatus.DRAFT:
+        return ArticleState.DRAFT
+    # The actions never store a published row without a time, nor a draft with one.
+    if published_at is not None and published_at > moment:
+        return ArticleState.SCHEDULED
+    return ArticleState.PUBLISHED
 
 
 def _status_column() -> Enum:
@@ -126,24 +150,21 @@ class Article(Base):
         )
 
     @classmethod
-    def in_state(cls, state: str, moment: datetime) -> ColumnElement[bool]:
-        """SQL: articles that are, at ``moment``, in ``state``: ``draft``,
-        ``scheduled`` (published, its time still to come) or ``published`` (visible)."""
-        if state == "draft":
+    def in_state(cls, state: ArticleState | str, moment: datetime) -> ColumnElement[bool]:
+        """SQL: articles that are in ``state`` at ``moment`` (see :func:`state_of`)."""
+        state = ArticleState(state)
+        if state is ArticleState.DRAFT:
             return cls.status == ArticleStatus.DRAFT
-        if state == "scheduled":
+        if state is ArticleState.SCHEDULED:
             return and_(cls.status == ArticleStatus.PUBLISHED, cls.published_at > moment)
-        if state == "published":
-            return cls.visible_at(moment)
-        raise ValueError(f"no such state: {state!r}")
+        return cls.visible_at(moment)
+
+    def state_at(self, moment: datetime) -> ArticleState:
+        return state_of(self.status, self.published_at, moment)
 
     def is_visible_at(self, moment: datetime) -> bool:
         """This row: published, and its publication time has come."""
-        return (
-            self.status is ArticleStatus.PUBLISHED
-            and self.published_at is not None
-            and self.published_at <= moment
-        )
+        return self.state_at(moment) is ArticleState.PUBLISHED
 
     def __repr__(self) -> str:
         return f"<Article {self.id} {self.slug!r}>"
@@ -181,6 +202,11 @@ class ArticleRevision(Base):
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     saved_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     saved_by_name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), default="")
+
+    @property
+    def state(self) -> ArticleState:
+        """What the article was when this was saved (a future time then: scheduled)."""
+        return state_of(self.status, self.published_at, self.saved_at)
 
 
 class ArticleSlug(Base):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,10 +35,11 @@ from sqlalchemy.dialects import mysql
 
 from cms import cursors, permissions
 from cms.actors import SYSTEM, Actor
-from cms.articles.etags import etag_for, matches
-from cms.articles.models import Article, ArticleSlug, ArticleStatus, Tag, article_tags
+from cms.articles.etags import matches
+from cms.articles.models import Article, ArticleSlug, ArticleState, Tag, article_tags, state_of
+from cms.articles.projection import from_row, row_etag
 from cms.errors import InvalidInput, NotAuthenticated, NotFound, SlugMoved
-from cms.users.models import User
+from cms.users.models import User, display_name
 
 ARTICLE_NOT_FOUND = "Article not found"
 ORDERS = ("published_at", "created_at", "updated_at", "title", "id")
@@ -89,41 +89,6 @@ def _columns(dialect: str, *, with_body: bool = True) -> list[Any]:
     return columns
 
 
-def _utc(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def as_public(row: RowMapping) -> dict[str, Any]:
-    """A row in the API's article shape (``ArticlePublic``), ready for JSON."""
-    names = json.loads(row["tags"]) if row["tags"] else []
-    return {
-        "id": row["id"],
-        "title": row["title"],
-        "slug": row["slug"],
-        "body": row["body"],
-        "body_html": row["body_html"],
-        "status": ArticleStatus(row["status"]).value,
-        "published_at": _utc(row["published_at"]),
-        "created_at": _utc(row["created_at"]),
-        "updated_at": _utc(row["updated_at"]),
-        "author_id": row["author_id"],
-        "author": _author_name(row),
-        "tags": sorted(name for name in names if name is not None),
-        "version": row["version"],
-    }
-
-
-def _author_name(row: RowMapping) -> str:
-    """As :attr:`User.display_name` says it."""
-    return str(row["author_name"] or f"User {row['author_id']}")
-
-
-def row_etag(row: RowMapping) -> str:
-    return etag_for(row["id"], row["version"], _author_name(row))
-
-
 @dataclass(frozen=True)
 class Viewer:
     """The caller as the policy needs them, read with one narrow query."""
@@ -136,7 +101,7 @@ class Viewer:
 
     @property
     def display_name(self) -> str:
-        return self.name or f"User {self.id}"
+        return display_name(self.name, self.id)
 
 
 def load_viewer(connection: Connection, user_id: int, session_version: int) -> Viewer:
@@ -190,7 +155,7 @@ def read_article(
             _redirect_from_old_slug(connection, viewer, slug, now)
         raise NotFound(ARTICLE_NOT_FOUND)
     mapping = row._mapping
-    return ArticleRead(row_etag(mapping), as_public(mapping), public=_is_public(mapping, now))
+    return ArticleRead(row_etag(mapping), from_row(mapping), public=_is_public(mapping, now))
 
 
 def _single_read(dialect: str, viewer: Actor | None, *, by_slug: bool, narrow: bool) -> Select[Any]:
@@ -237,9 +202,7 @@ def _build_single_read(
 
 def _is_public(row: RowMapping, now: datetime) -> bool:
     """Whether anyone may read this row now (the same rule as ``Article.visible_at``)."""
-    published_at = row["published_at"]
-    published = row["status"] == ArticleStatus.PUBLISHED
-    return bool(published and published_at is not None and published_at <= now)
+    return state_of(row["status"], row["published_at"], now) is ArticleState.PUBLISHED
 
 
 def _redirect_from_old_slug(
@@ -278,8 +241,6 @@ class ListPage:
     next_cursor: str | None
     total: int | None
     etag: str
-    # When the next scheduled article becomes visible (a public page's freshness limit).
-    next_change: datetime | None
 
 
 def list_articles(
@@ -336,13 +297,12 @@ def list_articles(
         total = connection.execute(
             select(func.count()).select_from(Article).where(*counted)
         ).scalar_one()
-    articles = [as_public(row) for row in rows]
+    articles = [from_row(row) for row in rows]
     return ListPage(
         articles=articles,
         next_cursor=next_cursor,
         total=total,
         etag=_page_etag(rows),
-        next_change=None,
     )
 
 
@@ -350,9 +310,7 @@ def next_scheduled(connection: Connection, now: datetime) -> datetime | None:
     """When the next scheduled article becomes visible (no public page may be cached
     past it)."""
     moment: datetime | None = connection.execute(
-        select(func.min(Article.published_at)).where(
-            Article.status == ArticleStatus.PUBLISHED, Article.published_at > now
-        )
+        select(func.min(Article.published_at)).where(Article.in_state(ArticleState.SCHEDULED, now))
     ).scalar()
     return moment
 
@@ -383,11 +341,8 @@ def _filters(
         conditions.append(permissions.visible_articles(viewer, now))
         if not permissions.is_staff(viewer):
             conditions.append(Article.author_id == viewer.id)
-        if query.status == "draft":
-            conditions.append(Article.status == ArticleStatus.DRAFT)
-        elif query.status == "scheduled":
-            conditions.append(Article.status == ArticleStatus.PUBLISHED)
-            conditions.append(Article.published_at > now)
+        if query.status != "all":
+            conditions.append(Article.in_state(query.status, now))
     if query.author_id is not None:
         conditions.append(Article.author_id == query.author_id)
     if query.tag is not None:

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from cms.articles import etags, reads, service
+from cms.articles import actions, etags, reads, service
 from cms.articles.models import Article
 from cms.articles.schemas import (
     ArticleCreate,
@@ -18,6 +18,7 @@ from cms.articles.schemas import (
     ArticleUpdate,
     MovedArticle,
     RevisionPublic,
+    RevisionRestore,
     RevisionSummary,
     TagPublic,
     TrashedArticlePublic,
@@ -35,7 +36,7 @@ from cms.deps import (
     WriterDep,
     get_credentials,
 )
-from cms.errors import NotFound
+from cms.errors import InvalidInput, NotFound
 from cms.openapi import DESCRIPTIONS, answers
 from cms.schemas import MAX_ID, ObjectId, Skip
 
@@ -251,9 +252,8 @@ def _public_cache(max_age: int, now: datetime, next_change: datetime | None) -> 
 )
 def create_article(payload: ArticleCreate, writer: WriterDep, response: Response) -> ArticlePublic:
     """Write an article as the caller; a draft unless ``status`` says otherwise."""
-    article = writer.run(
-        lambda uow: _with_etag(response, service.create_article(uow, draft=payload.draft()))
-    )
+    action = actions.CreateArticle(draft=payload.draft())
+    article = _with_etag(response, writer.run(action))
     response.headers["Location"] = f"/articles/{article.id}"
     return article
 
@@ -268,11 +268,8 @@ def create_user_article(
     user_id: ObjectId, payload: ArticleCreate, writer: WriterDep, response: Response
 ) -> ArticlePublic:
     """The tutorial's form: ``user_id`` must be the caller unless the caller is staff."""
-    article = writer.run(
-        lambda uow: _with_etag(
-            response, service.create_article(uow, draft=payload.draft(), author_id=user_id)
-        )
-    )
+    action = actions.CreateArticle(draft=payload.draft(), author_id=user_id)
+    article = _with_etag(response, writer.run(action))
     response.headers["Location"] = f"/articles/{article.id}"
     return article
 
@@ -288,13 +285,10 @@ def update_article(
     if_match: IfMatch = None,
 ) -> ArticlePublic:
     """Change any subset of fields; ``{"status": "published"}`` publishes."""
-    changes = payload.changes()
-    return writer.run(
-        lambda uow: _with_etag(
-            response,
-            service.update_article(uow, article_id=article_id, changes=changes, if_match=if_match),
-        )
+    action = actions.UpdateArticle(
+        article_id=article_id, changes=payload.changes(), if_match=if_match
     )
+    return _with_etag(response, writer.run(action))
 
 
 @router.delete(
@@ -304,7 +298,7 @@ def update_article(
 )
 def delete_article(article_id: ObjectId, writer: WriterDep, if_match: IfMatch = None) -> None:
     """Move the article to the trash (admins can restore it for 30 days)."""
-    writer.run(lambda uow: service.delete_article(uow, article_id=article_id, if_match=if_match))
+    writer.run(actions.DeleteArticle(article_id=article_id, if_match=if_match))
 
 
 # History
@@ -356,15 +350,20 @@ def restore_revision(
     number: RevisionNumber,
     writer: WriterDep,
     response: Response,
+    payload: Annotated[RevisionRestore | None, Body()] = None,
     if_match: IfMatch = None,
 ) -> ArticlePublic:
-    """Make that version's content current again, as a new revision."""
-    return writer.run(
-        lambda uow: _with_etag(
-            response,
-            service.restore_revision(uow, article_id=article_id, number=number, if_match=if_match),
-        )
+    """Make that version's content (title, body, slug, tags) current again, as a new
+    revision. The article stays published, scheduled or a draft unless the body asks."""
+    publication = None
+    if payload is not None and payload.state is not None:
+        publication = actions.Publication(payload.state, payload.published_at)
+    elif payload is not None and payload.published_at is not None:
+        raise InvalidInput("state", "Say which state the time is for: scheduled or published")
+    action = actions.RestoreRevision(
+        article_id=article_id, number=number, publication=publication, if_match=if_match
     )
+    return _with_etag(response, writer.run(action))
 
 
 # Tags
@@ -406,9 +405,7 @@ def restore_from_trash(
     article_id: ObjectId, writer: WriterDep, response: Response
 ) -> ArticlePublic:
     """Bring a deleted article back under its id (and its slug, when still free)."""
-    return writer.run(
-        lambda uow: _with_etag(response, service.restore_from_trash(uow, article_id=article_id))
-    )
+    return _with_etag(response, writer.run(actions.UndeleteArticle(article_id=article_id)))
 
 
 @trash_router.delete(
@@ -418,4 +415,4 @@ def restore_from_trash(
 )
 def purge_from_trash(article_id: ObjectId, writer: WriterDep) -> None:
     """Delete a trashed article for good, with its history. Cannot be undone."""
-    writer.run(lambda uow: service.purge_from_trash(uow, article_id=article_id))
+    writer.run(actions.PurgeArticle(article_id=article_id))

@@ -11,10 +11,12 @@ from cms.articles.models import (
     TRASH_DAYS,
     Article,
     ArticleRevision,
+    ArticleState,
     ArticleStatus,
     Tag,
     TrashedArticle,
 )
+from cms.articles.projection import from_article
 from cms.fields import (
     MAX_TAGS,
     Body,
@@ -79,6 +81,21 @@ class ArticleUpdate(PartialUpdate):
         return ArticleChanges(**given)
 
 
+class RevisionRestore(BaseModel):
+    """How a restore leaves the article's publication: as it is, unless ``state`` says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: ArticleState | None = Field(
+        default=None,
+        description="draft, scheduled (with a future published_at) or published; "
+        "absent: the article stays as it is",
+    )
+    published_at: PublicationTime | None = Field(
+        default=None, description="For scheduled: when; for published: a time that has passed"
+    )
+
+
 class ArticlePublic(BaseModel):
     id: int
     title: str
@@ -96,21 +113,7 @@ class ArticlePublic(BaseModel):
 
     @classmethod
     def build(cls, article: Article) -> "ArticlePublic":
-        return cls(
-            id=article.id,
-            title=article.title,
-            slug=article.slug,
-            body=article.body,
-            body_html=article.body_html,
-            status=article.status,
-            published_at=article.published_at,
-            created_at=article.created_at,
-            updated_at=article.updated_at,
-            author_id=article.author_id,
-            author=article.author.display_name,
-            tags=sorted(tag.name for tag in article.tags),
-            version=article.version,
-        )
+        return cls.model_validate(from_article(article))
 
 
 class MovedArticle(BaseModel):
@@ -135,6 +138,9 @@ class RevisionSummary(BaseModel):
     number: int
     title: str
     status: ArticleStatus
+    state: ArticleState = Field(
+        description="What the article was once this was saved: draft, scheduled or published"
+    )
     saved_at: UTCTimestamp
     saved_by: str = Field(description="Who saved it (their name at the time)")
 
@@ -144,6 +150,7 @@ class RevisionSummary(BaseModel):
             number=revision.number,
             title=revision.title,
             status=revision.status,
+            state=revision.state,
             saved_at=revision.saved_at,
             saved_by=revision.saved_by_name,
         )

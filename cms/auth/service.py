@@ -177,11 +177,3 @@ def user_for_credentials(session: Session, user_id: int, session_version: int) -
     if user is None or not user.is_active or user.session_version != session_version:
         return None
     return user
-
-
-def user_for_token(session: Session, token: str, *, settings: Settings) -> User | None:
-    """The active user a token was issued to, unless revoked since; else ``None``."""
-    claims = security.decode_access_token(token, secret_key=settings.secret)
-    if claims is None:
-        return None
-    return user_for_credentials(session, *claims)

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from cms.articles.models import Article
 
 
+def display_name(name: str | None, user_id: int | None) -> str:
+    """How a user is named wherever others see them (an article's author, a history): their
+    name, or ``User 7`` without one; never the email address."""
+    return name or f"User {user_id}"
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = TABLE_ARGS
@@ -50,7 +56,7 @@ class User(Base):
     @property
     def display_name(self) -> str:
         """The public name: never the email address."""
-        return self.name or f"User {self.id}"
+        return display_name(self.name, self.id)
 
     def set_password(self, password: str) -> None:
         """Store an argon2id hash of ``password`` and revoke every token issued before.

@@ -19,7 +19,7 @@ class ShownForm:
     action: str
     method: str
     fields: list[tuple[str, str]] = field(default_factory=list)
-    # name -> the values a select offers (to tell a bad choice from a missing one)
+    # name -> the values a select or a set of radio buttons offers
     options: dict[str, list[str]] = field(default_factory=dict)
 
     def values(self) -> dict[str, str]:
@@ -54,6 +54,8 @@ class _FormParser(HTMLParser):
         if tag == "input" and "name" in a and "disabled" not in a:
             kind = a.get("type", "text").lower()
             if kind in ("checkbox", "radio"):
+                if kind == "radio":
+                    form.options.setdefault(a["name"], []).append(a.get("value", "on"))
                 if "checked" in a:
                     form.fields.append((a["name"], a.get("value", "on")))
             elif kind not in ("submit", "button", "image", "reset", "file"):

@@ -188,7 +188,7 @@ def test_an_editor_writes_edits_publishes_and_deletes_an_article(
 
     page.click("text=Written in a real browser")  # the title links to its edit form
     page.fill("#body", "Hello **brave** world")
-    page.select_option("#status", "published")
+    page.check("input[name=state][value=published]")
     page.screenshot(path=tmp_path / "article-form.png", full_page=True)
     save(page)
     expect(page.locator("table")).to_contain_text("Published")

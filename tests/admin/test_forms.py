@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from cms.articles.models import Article, ArticleStatus
+from cms.audit.models import AuditEntry
 from cms.db import Database, utcnow
 from cms.roles import Role
 from cms.security import verify_password
@@ -110,7 +111,7 @@ def test_every_select_shows_the_stored_option(
     )
     signed_in(browser, make_user(role=Role.ADMIN))
     shown = form_on(browser.get(f"/admin/article/edit/{article.id}"), "/edit/").values()
-    assert shown["status"] == "published"
+    assert shown["state"] == "published"
     assert shown["author"] == str(editor.id)
     user_form = form_on(browser.get(f"/admin/user/edit/{editor.id}"), "/edit/").values()
     assert user_form["role"] == "editor"
@@ -126,7 +127,6 @@ def test_every_select_shows_the_stored_option(
         ("title", "A new title", "A new title"),
         ("body", "New **body**", "New **body**"),
         ("slug", "a-new-slug", "a-new-slug"),
-        ("status", "draft", ArticleStatus.DRAFT),
     ],
 )
 def test_editing_one_article_field_changes_only_that_field(
@@ -198,6 +198,48 @@ def test_an_editor_writes_a_draft_through_the_create_form(
     assert "Added “From the back office”." in browser.get(response.headers["location"]).text
 
 
+def test_the_form_offers_three_states_and_a_draft_has_no_time(
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    later = utcnow().replace(microsecond=0) + timedelta(days=2)
+    article = make_article(author=editor, status=ArticleStatus.PUBLISHED, published_at=later)
+    signed_in(browser, editor)
+    path = f"/admin/article/edit/{article.id}"
+    form = form_on(browser.get(path), "/edit/")
+    assert form.values()["state"] == "scheduled"
+    assert sorted(form.options["state"]) == ["draft", "published", "scheduled"]
+
+    before = row(database, Article, article.id)
+    assert submit(browser, path, state="draft").status_code == 302
+    after = row(database, Article, article.id)
+    assert after["status"] == ArticleStatus.DRAFT and after["published_at"] is None
+    derived = {"status", "published_at", "updated_at", "version"}
+    assert {k: v for k, v in after.items() if k not in derived} == {
+        k: v for k, v in before.items() if k not in derived
+    }
+    assert entries_named(database) == ["unpublish"]
+
+    past_time = submit(browser, path, state="scheduled", published_at="2020-01-01 00:00:00")
+    assert past_time.status_code == 400 and "a time in the future" in past_time.text
+    assert submit(browser, path, state="published", published_at="").status_code == 302
+    published = row(database, Article, article.id)
+    assert published["status"] == ArticleStatus.PUBLISHED
+    assert published["published_at"] is not None and published["published_at"] <= utcnow()
+    assert entries_named(database) == ["unpublish", "publish"]
+
+
+def entries_named(database: Database) -> list[str]:
+    with database.sessionmaker() as session:
+        return list(
+            session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.object_type == "article")
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
 def test_an_article_is_published_for_an_author_found_by_lookup(
     browser: httpx.Client, make_user: UserFactory, database: Database
 ) -> None:
@@ -211,7 +253,7 @@ def test_an_article_is_published_for_an_author_found_by_lookup(
         browser,
         "/admin/article/create",
         title="Guest post",
-        status="published",
+        state="published",
         published_at="2026-01-02 03:04:05",
         author=str(author.id),
     )
@@ -227,7 +269,7 @@ def test_an_article_is_published_for_an_author_found_by_lookup(
     [
         ({"title": "   "}, "Title must not be blank"),
         ({"title": "x" * 201}, "Title should have at most 200 characters"),
-        ({"status": "published", "published_at": "0001-01-01 00:00:00"}, "between 1970 and 9998"),
+        ({"state": "published", "published_at": "0001-01-01 00:00:00"}, "between 1970 and 9998"),
         ({"author": "abc"}, "choose a user from the list"),
         ({"slug": "Not A Slug"}, "Slug must be lower-case letters, digits and single hyphens"),
     ],

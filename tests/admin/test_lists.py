@@ -60,7 +60,7 @@ def test_the_article_list_reads_like_a_cms(
     assert [h for h in headers if h] == [
         "Select",
         "Title",
-        "Status",
+        "State",
         "Author",
         "Published at",
         "Last changed",

@@ -59,12 +59,82 @@ def test_every_save_is_a_numbered_revision_and_a_restore_is_one_too(
     restored = api.post(f"{url}/revisions/1/restore", headers=headers)
     assert restored.status_code == 200
     assert restored.json()["title"] == "First" and restored.json()["body"] == "one"
-    assert restored.json()["status"] == "draft"
     latest = api.get(f"{url}/revisions", headers=headers).json()[0]
     assert latest["number"] == 4 and latest["title"] == "First"
 
     assert api.get(f"{url}/revisions/99", headers=headers).status_code == 404
     assert api.post(f"{url}/revisions/99/restore", headers=headers).status_code == 404
+
+
+def test_restoring_a_draft_revision_of_a_published_article_keeps_it_published(
+    api: httpx.Client, make_user: UserFactory, login: Login, database: Database
+) -> None:
+    """Restore brings back content; only the request may change the publication."""
+    headers = login(make_user())
+    article = api.post("/articles/", json={"title": "Draft words"}, headers=headers).json()
+    url = f"/articles/{article['id']}"
+    published = api.patch(
+        url, json={"title": "Published words", "status": "published"}, headers=headers
+    ).json()
+
+    restored = api.post(f"{url}/revisions/1/restore", headers=headers)
+    assert restored.status_code == 200
+    assert restored.json()["title"] == "Draft words"
+    assert restored.json()["status"] == "published"
+    assert restored.json()["published_at"] == published["published_at"]
+    public = api.get(url)
+    assert public.status_code == 200 and public.json()["title"] == "Draft words"
+    assert entries(database)[-1].action == "restore"
+
+    # Asked for, the restore unpublishes too: a draft carries no time.
+    as_draft = api.post(f"{url}/revisions/2/restore", json={"state": "draft"}, headers=headers)
+    assert as_draft.status_code == 200
+    assert as_draft.json()["title"] == "Published words"
+    assert as_draft.json()["status"] == "draft" and as_draft.json()["published_at"] is None
+    assert api.get(url).status_code == 404
+
+    later = (utcnow() + timedelta(days=1)).isoformat()
+    scheduled = api.post(
+        f"{url}/revisions/1/restore",
+        json={"state": "scheduled", "published_at": later},
+        headers=headers,
+    ).json()
+    assert (
+        scheduled["status"] == "published" and scheduled["published_at"] > published["published_at"]
+    )
+    history = api.get(f"{url}/revisions", headers=headers).json()
+    assert history[0]["state"] == "scheduled" and history[1]["state"] == "draft"
+
+    # A time without the state it is for is a mistake worth saying.
+    vague = api.post(f"{url}/revisions/1/restore", json={"published_at": later}, headers=headers)
+    assert vague.status_code == 422
+
+
+def test_each_change_of_state_is_recorded_under_its_own_name(
+    api: httpx.Client, make_user: UserFactory, login: Login, database: Database
+) -> None:
+    headers = login(make_user())
+    url = f"/articles/{api.post('/articles/', json={'title': 'T'}, headers=headers).json()['id']}"
+    later = (utcnow() + timedelta(days=2)).isoformat()
+    steps = [
+        ({"status": "published", "published_at": later}, "schedule", "scheduled"),
+        ({"published_at": (utcnow() + timedelta(days=3)).isoformat()}, "schedule", "scheduled"),
+        # "Publish now" on a scheduled article: a time to come becomes now.
+        ({"published_at": None}, "publish", "published"),
+        ({"title": "T2"}, "update", "published"),
+        ({"status": "draft"}, "unpublish", "draft"),
+    ]
+    for change, action, state in steps:
+        response = api.patch(url, json=change, headers=headers)
+        assert response.status_code == 200, response.text
+        assert entries(database, object_type="article")[-1].action == action, change
+        assert api.get(f"{url}/revisions", headers=headers).json()[0]["state"] == state
+    # Unpublished, it carries no publication time: nothing still "to come".
+    assert api.get(url, headers=headers).json()["published_at"] is None
+    # A draft has no time: giving one is refused, saying how to schedule instead.
+    refused = api.patch(url, json={"published_at": later}, headers=headers)
+    assert refused.status_code == 422 and "status=published" in refused.text
+    assert api.get(url, headers=headers).json()["published_at"] is None
 
 
 def test_history_is_for_those_who_may_edit_the_article(
