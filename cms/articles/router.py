@@ -36,7 +36,7 @@ from cms.deps import (
     WriterDep,
     get_credentials,
 )
-from cms.errors import InvalidInput, NotFound
+from cms.errors import NotFound
 from cms.openapi import DESCRIPTIONS, answers
 from cms.schemas import MAX_ID, ObjectId, Skip
 
@@ -356,10 +356,8 @@ def restore_revision(
     """Make that version's content (title, body, slug, tags) current again, as a new
     revision. The article stays published, scheduled or a draft unless the body asks."""
     publication = None
-    if payload is not None and payload.state is not None:
+    if payload is not None:
         publication = actions.Publication(payload.state, payload.published_at)
-    elif payload is not None and payload.published_at is not None:
-        raise InvalidInput("state", "Say which state the time is for: scheduled or published")
     action = actions.RestoreRevision(
         article_id=article_id, number=number, publication=publication, if_match=if_match
     )

@@ -86,10 +86,9 @@ class RevisionRestore(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    state: ArticleState | None = Field(
-        default=None,
+    state: ArticleState = Field(
         description="draft, scheduled (with a future published_at) or published; "
-        "absent: the article stays as it is",
+        "send no body to leave the article as it is"
     )
     published_at: PublicationTime | None = Field(
         default=None, description="For scheduled: when; for published: a time that has passed"

@@ -105,7 +105,7 @@ def test_restoring_a_draft_revision_of_a_published_article_keeps_it_published(
     history = api.get(f"{url}/revisions", headers=headers).json()
     assert history[0]["state"] == "scheduled" and history[1]["state"] == "draft"
 
-    # A time without the state it is for is a mistake worth saying.
+    # A body says which state it asks for; a time alone is a mistake worth saying.
     vague = api.post(f"{url}/revisions/1/restore", json={"published_at": later}, headers=headers)
     assert vague.status_code == 422
 

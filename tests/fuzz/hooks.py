@@ -9,7 +9,9 @@ nothing more (every other refusal of schema-valid input fails the test):
 - A made-up ``cursor`` is not one the server signed (422, by design: tests/articles test
   forged cursors); ``skip`` beside one is refused too. A made-up ``current_password`` is
   wrong, a made-up ``reassign_to`` names no other user (422 naming that field). A made-up
-  ``If-Match`` names no current version (412).
+  ``If-Match`` names no current version (412). A ``published_at`` is refused for a draft
+  (a draft has no publication time) and for scheduling when it is not in the future: both
+  depend on the article's state and the clock.
 - Accounts are visible to their owner and to staff only: a sign-up sent anonymously or by
   an author creates an account that the sender cannot read (its owner signs in for that).
 """
@@ -24,7 +26,7 @@ from hypothesis import strategies as st
 schemathesis.openapi.format("email", st.emails())
 
 # Fields whose acceptability depends on the server's state, not on their shape.
-STATEFUL_FIELDS = {"cursor", "skip", "current_password", "reassign_to"}
+STATEFUL_FIELDS = {"cursor", "skip", "current_password", "reassign_to", "published_at"}
 
 
 def _refused_fields(response: Any) -> set[str]:
