@@ -15,7 +15,7 @@ from sqladmin.filters import StaticValuesFilter
 from sqladmin.flash import Flash
 from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.pagination import Pagination
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, True_, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException
@@ -25,7 +25,7 @@ from wtforms import Form, HiddenField, PasswordField, StringField
 from wtforms.validators import Optional
 
 from admin.actions import Choices, RowAction
-from admin.auth import admin_origin, current_user
+from admin.auth import admin_origin, current_user, visible_rows
 from admin.filters import AuthorFilter, StateFilter, ValueFilter
 from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
@@ -94,6 +94,47 @@ class ServiceModelView(ModelView):
     row_noun: ClassVar[str] = "item"
     # What can be done to chosen rows from the list (each asked, then POSTed).
     row_actions: ClassVar[list[RowAction]] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        # A lookup as you type finds only the rows the policy shows this request.
+        for loader in self._form_ajax_refs.values():
+            if loader.where is not None:
+                raise TypeError("ServiceModelView confines lookups itself: give no `where`")
+            loader.where = _rows_of(loader.model)
+
+    # Which rows: every route that reads this view's rows goes through these, so the
+    # policy (admin.auth.visible_rows) confines them all alike.
+
+    def visible_rows(self, request: Request) -> ColumnElement[bool]:
+        """The rows of this view the signed-in user may see."""
+        return visible_rows(request, self.model)
+
+    def rows_query(self, request: Request) -> Select[Any]:
+        """``list_query`` confined to the visible rows: the list and the export."""
+        return self.list_query(request).where(self.visible_rows(request))
+
+    async def get_object_for_details(self, request: Request) -> Any:
+        return await self._get_object_by_pk(
+            self.details_query(request).where(self.visible_rows(request))
+        )
+
+    async def get_object_for_edit(self, request: Request) -> Any:
+        return await self._get_object_by_pk(
+            self.form_edit_query(request).where(self.visible_rows(request))
+        )
+
+    def refused_fields(self, request: Request) -> frozenset[str]:
+        """Form fields the signed-in user may not set: the form leaves them out (and the
+        services refuse them if posted anyway)."""
+        return frozenset()
+
+    def form_shown(self, request: Request, form: Form) -> Form:
+        """``form`` as this request may see it (the create and edit pages render this)."""
+        for name in self.refused_fields(request):
+            if name in form:
+                del form[name]
+        return form
 
     def row_action(self, name: str) -> RowAction:
         for action in self.row_actions:
@@ -166,7 +207,7 @@ class ServiceModelView(ModelView):
             raise HTTPException(400, "Page size must be between 1 and 100.")
         if page > MAX_PAGE:
             raise HTTPException(400, f"Pages are numbered up to {MAX_PAGE:,}.")
-        stmt = await self._filtered(request, self.list_query(request))
+        stmt = await self._filtered(request, self.rows_query(request))
         search = request.query_params.get("search")
         if search:
             stmt = self.search_query(stmt, search)
@@ -219,12 +260,17 @@ class ServiceModelView(ModelView):
         count = int((await self._run_query(select(func.count()).select_from(capped)))[0])
         if count <= COUNT_CAP:
             return count, "exact"
-        if self.is_filtered(request):
+        # The estimate reads the whole table's id range: only for who may see it all.
+        if self.is_filtered(request) or not isinstance(self.visible_rows(request), True_):
             return count, "more"
         (low, high), *_ = await to_thread.run_sync(
             self._run_arbitrary_query_sync, select(func.min(pk), func.max(pk))
         )
         return max(count, int(high) - int(low) + 1), "about"
+
+
+def _rows_of(model: type[Any]) -> Callable[[Request, str], list[ColumnElement[bool]]]:
+    return lambda request, _term: [visible_rows(request, model)]
 
 
 def _sorts_descending(request: Request, default: list[tuple[str, bool]]) -> bool:
@@ -405,14 +451,6 @@ class UserAdmin(ServiceModelView, model=User):
             )
 
         return UserForm
-
-    def list_query(self, request: Request) -> Select[Any]:
-        return select(User).where(permissions.visible_users(current_user(request)))
-
-    def details_query(self, request: Request) -> Select[Any]:
-        return (
-            super().details_query(request).where(permissions.visible_users(current_user(request)))
-        )
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
         if not data.get("password"):
@@ -666,15 +704,11 @@ class ArticleAdmin(ServiceModelView, model=Article):
             request.state.view_on_site = _public_url(request, article)
         return article
 
-    def list_query(self, request: Request) -> Select[Any]:
-        return select(Article).where(permissions.visible_articles(current_user(request), utcnow()))
-
-    def details_query(self, request: Request) -> Select[Any]:
-        return (
-            super()
-            .details_query(request)
-            .where(permissions.visible_articles(current_user(request), utcnow()))
-        )
+    def refused_fields(self, request: Request) -> frozenset[str]:
+        # An author writes as themselves: no author to choose.
+        if permissions.can_choose_author(current_user(request)):
+            return frozenset()
+        return frozenset({"author"})
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
         draft = ArticleDraft(
