@@ -26,7 +26,7 @@ from cms.db import Base, Database, utcnow
 from cms.users.models import User
 from tests.admin.browser_forms import csrf_token_on, form_on, post_form, submit
 from tests.admin.conftest import signed_in
-from tests.conftest import UserFactory
+from tests.conftest import ArticleFactory, UserFactory
 
 # Every trace of author B a response could carry: titles, name, email, body.
 SECRET = "Zanzibar"
@@ -457,3 +457,22 @@ def stored(database: Database, article_id: int) -> Article:
         article = session.get(Article, article_id)
     assert article is not None
     return article
+
+
+def test_an_authors_long_list_does_not_estimate_from_everyones_rows(
+    browser: httpx.Client,
+    make_user: UserFactory,
+    make_article: ArticleFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the count cap a whole table is estimated from its id range: the size of
+    everyone's articles, which is not an author's to know."""
+    monkeypatch.setattr("admin.views.COUNT_CAP", 2)
+    author, other = make_user(), make_user()
+    for number in range(3):
+        make_article(author=author, title=f"Mine {number}")
+    for number in range(30):
+        make_article(author=other, title=f"Theirs {number}")
+    signed_in(browser, author)
+    footer = browser.get("/admin/article/list").text
+    assert "of more than 2" in footer and "about" not in footer
