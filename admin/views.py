@@ -10,12 +10,11 @@ from typing import Any, ClassVar, TypeVar
 
 from anyio import to_thread
 from markupsafe import Markup, escape
-from sqladmin import ModelView
 from sqladmin.filters import StaticValuesFilter
 from sqladmin.flash import Flash
 from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.pagination import Pagination
-from sqlalchemy import ColumnElement, Select, True_, func, select
+from sqlalchemy import Select, True_, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException
@@ -25,7 +24,8 @@ from wtforms import Form, HiddenField, PasswordField, StringField
 from wtforms.validators import Optional
 
 from admin.actions import Choices, RowAction
-from admin.auth import admin_origin, current_user, visible_rows
+from admin.auth import admin_origin, current_user
+from admin.confined import ConfinedModelView
 from admin.filters import AuthorFilter, StateFilter, ValueFilter
 from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
@@ -69,7 +69,7 @@ def _formatters() -> dict[Any, Any]:
     return {**BASE_FORMATTERS, datetime: format_time}
 
 
-class ServiceModelView(ModelView):
+class ServiceModelView(ConfinedModelView):
     """A view whose writes run through a CMS service in a single unit of work, whose
     forms show what is stored, and whose lists cost the same on page 1 and page 40,000."""
 
@@ -94,47 +94,6 @@ class ServiceModelView(ModelView):
     row_noun: ClassVar[str] = "item"
     # What can be done to chosen rows from the list (each asked, then POSTed).
     row_actions: ClassVar[list[RowAction]] = []
-
-    def __init__(self) -> None:
-        super().__init__()
-        # A lookup as you type finds only the rows the policy shows this request.
-        for loader in self._form_ajax_refs.values():
-            if loader.where is not None:
-                raise TypeError("ServiceModelView confines lookups itself: give no `where`")
-            loader.where = _rows_of(loader.model)
-
-    # Which rows: every route that reads this view's rows goes through these, so the
-    # policy (admin.auth.visible_rows) confines them all alike.
-
-    def visible_rows(self, request: Request) -> ColumnElement[bool]:
-        """The rows of this view the signed-in user may see."""
-        return visible_rows(request, self.model)
-
-    def rows_query(self, request: Request) -> Select[Any]:
-        """``list_query`` confined to the visible rows: the list and the export."""
-        return self.list_query(request).where(self.visible_rows(request))
-
-    async def get_object_for_details(self, request: Request) -> Any:
-        return await self._get_object_by_pk(
-            self.details_query(request).where(self.visible_rows(request))
-        )
-
-    async def get_object_for_edit(self, request: Request) -> Any:
-        return await self._get_object_by_pk(
-            self.form_edit_query(request).where(self.visible_rows(request))
-        )
-
-    def refused_fields(self, request: Request) -> frozenset[str]:
-        """Form fields the signed-in user may not set: the form leaves them out (and the
-        services refuse them if posted anyway)."""
-        return frozenset()
-
-    def form_shown(self, request: Request, form: Form) -> Form:
-        """``form`` as this request may see it (the create and edit pages render this)."""
-        for name in self.refused_fields(request):
-            if name in form:
-                del form[name]
-        return form
 
     def row_action(self, name: str) -> RowAction:
         for action in self.row_actions:
@@ -267,10 +226,6 @@ class ServiceModelView(ModelView):
             self._run_arbitrary_query_sync, select(func.min(pk), func.max(pk))
         )
         return max(count, int(high) - int(low) + 1), "about"
-
-
-def _rows_of(model: type[Any]) -> Callable[[Request, str], list[ColumnElement[bool]]]:
-    return lambda request, _term: [visible_rows(request, model)]
 
 
 def _sorts_descending(request: Request, default: list[tuple[str, bool]]) -> bool:
