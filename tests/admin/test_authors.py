@@ -426,6 +426,10 @@ def test_an_author_writes_previews_schedules_publishes_and_deletes_in_the_back_o
     assert len(re.findall(r"<tr>", history.text)) >= 4  # a heading and each save
     compared = browser.get(f"/admin/article/{article.id}/history/1")
     assert compared.status_code == 200 and "First **words**" in compared.text
+    restore = form_on(compared, "/restore")
+    restored = post_form(browser, restore.action, restore.fields)
+    assert restored.status_code == 302
+    assert stored(database, article.id).body == "First **words**"
 
     confirmation = browser.get(f"/admin/article/confirm?action=delete&pks={article.id}")
     assert confirmation.status_code == 200 and "Ann writes" in confirmation.text
@@ -450,6 +454,28 @@ def test_an_author_cannot_credit_an_article_to_someone_else(
     assert "You may only write articles as yourself" in forged.text
     with database.sessionmaker() as session:
         assert session.scalars(select(Article)).all() == []
+
+
+def test_an_author_saving_their_form_unchanged_changes_nothing(
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, database: Database
+) -> None:
+    author = make_user()
+    article = make_article(
+        author=author,
+        title="Published piece",
+        body="Text",
+        status=ArticleStatus.PUBLISHED,
+        published_at=utcnow().replace(microsecond=250000) - timedelta(days=2),
+    )
+    signed_in(browser, author)
+    before = _columns(stored(database, article.id))
+    saved = submit(browser, f"/admin/article/edit/{article.id}", save="Save")
+    assert saved.status_code == 302, saved.text
+    assert _columns(stored(database, article.id)) == before
+
+
+def _columns(article: Article) -> dict[str, Any]:
+    return {c.key: getattr(article, c.key) for c in Article.__table__.columns}
 
 
 def stored(database: Database, article_id: int) -> Article:
