@@ -9,11 +9,13 @@ user's id and session version, and the CSRF token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from anyio import to_thread
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.authorization import Action, AuthorizationBackend
+from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -24,6 +26,8 @@ from starlette.responses import Response
 from admin.csrf import CSRFMiddleware, rotate_csrf_token
 from cms import permissions
 from cms.actors import Origin
+from cms.articles.models import Article, TrashedArticle
+from cms.audit.models import AuditEntry
 from cms.auth import staff_sessions
 from cms.auth.service import sign_in
 from cms.config import Settings
@@ -36,15 +40,12 @@ SESSION_COOKIE = "cms_admin"
 # by a subdomain or over plain HTTP, and send it over HTTPS only. (No cookie is isolated
 # by port: serve the back office on a hostname no other service answers on.)
 PRODUCTION_SESSION_COOKIE = "__Host-cms_admin"
-NOT_FOR_AUTHORS = (
-    "The back office is for editors and admins. Authors write and publish their own "
-    "articles through the API (see /docs)."
-)
+NOT_ALLOWED = "This account may not use the back office."
 UNAVAILABLE = "The site is temporarily unavailable. Try again in a minute."
 
 
 def current_user(request: Request) -> User | None:
-    """The staff user this back-office request is made by (set by ``authenticate``)."""
+    """The user this back-office request is made by (set by ``authenticate``)."""
     user: User | None = getattr(request.state, "cms_user", None)
     return user
 
@@ -68,7 +69,8 @@ class LoginRefused(Exception):
 
 
 class StaffAuthentication(AuthenticationBackend):
-    """Password login for active editors and admins, with server-side sessions."""
+    """Password login for every account the policy lets in (authors to their own
+    articles), with server-side sessions."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
         super().__init__(secret_key=settings.secret)
@@ -97,7 +99,7 @@ class StaffAuthentication(AuthenticationBackend):
         try:
             signed_in = await to_thread.run_sync(self._sign_in, email, password, origin, user_agent)
         except LoginRefused:
-            request.state.login_error = NOT_FOR_AUTHORS
+            request.state.login_error = NOT_ALLOWED
             return False
         if signed_in is None:
             return False
@@ -172,7 +174,12 @@ class StaffAuthentication(AuthenticationBackend):
 
 class PolicyAuthorization(AuthorizationBackend):
     """SQLAdmin's questions ("may this request do ``action`` on view ``identity``?")
-    answered by :mod:`cms.permissions`. ``obj`` is the row, when there is one."""
+    answered by :mod:`cms.permissions`. ``obj`` is the row, when there is one.
+
+    The twin question, *which rows* a view shows this request, is :func:`visible_rows`:
+    every route that reads a view's rows (list, details, edit, export, row actions,
+    history, lookups, the dashboard) filters with it, so a row the policy hides is
+    missing everywhere at once."""
 
     def has_permission(
         self, request: Request, identity: str, action: str, obj: Any | None = None
@@ -196,11 +203,40 @@ class PolicyAuthorization(AuthorizationBackend):
         return False
 
 
+def _all_or_none(
+    allowed: Callable[[User | None], bool],
+) -> Callable[[User | None], ColumnElement[bool]]:
+    """Every row for whoever ``allowed`` admits, none for anyone else."""
+    return lambda user: true() if allowed(user) else false()
+
+
+# Which rows of each model the back office shows: the SQL twins of the answers above.
+_ROWS: dict[type[Any], Callable[[User | None], ColumnElement[bool]]] = {
+    Article: permissions.editable_articles,
+    User: permissions.visible_users,
+    AuditEntry: _all_or_none(permissions.can_read_audit),
+    TrashedArticle: _all_or_none(permissions.can_manage_trash),
+}
+
+
+def visible_rows(request: Request, model: type[Any]) -> ColumnElement[bool]:
+    """The rows of ``model`` this back-office request may see (none of a model the
+    policy does not name)."""
+    user = current_user(request)
+    rows = _ROWS.get(model)
+    if rows is None or not permissions.can_use_back_office(user):
+        return false()
+    return rows(user)
+
+
 def _user_permission(user: User | None, action: str, target: User | None) -> bool:
     if action in (Action.LIST, Action.EXPORT):
         return permissions.can_list_users(user)
     if action == Action.DETAILS:
-        return target is None or permissions.can_view_user(user, target)
+        # Everyone else has their account page, not the user list.
+        return permissions.can_list_users(user) and (
+            target is None or permissions.can_view_user(user, target)
+        )
     if action == Action.CREATE:
         return permissions.can_create_user(user, allow_signup=False)
     if action in (Action.EDIT, Action.DELETE):
@@ -211,13 +247,13 @@ def _user_permission(user: User | None, action: str, target: User | None) -> boo
 
 
 def _article_permission(user: User | None, action: str, article: Any | None) -> bool:
-    if action in (Action.LIST, Action.EXPORT):
-        return permissions.is_staff(user)
-    if action == Action.DETAILS:
-        # Rows reach the back office through queries filtered by the visibility rule.
-        return True
+    if action in (Action.LIST, Action.DETAILS, Action.EXPORT):
+        # Of the rows visible_rows lets through: an author's own, everyone's for staff.
+        return permissions.can_create_article(user)
     if action == Action.CREATE:
         return permissions.can_create_article(user)
     if action in (Action.EDIT, Action.DELETE, "publish", "unpublish"):
-        return article is None or permissions.can_edit_article(user, article)
+        if article is None:  # "to some article": the buttons that lead to the rows
+            return permissions.can_create_article(user)
+        return permissions.can_edit_article(user, article)
     return False

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqladmin.authentication import login_required
 from sqladmin.flash import Flash
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -57,14 +57,18 @@ class EditorialPages:
     async def dashboard(self, request: Request) -> Response:
         viewer = current_user(request)
         view = self._articles()
-        context = await run_in_threadpool(self._dashboard_context, view, viewer)
+        context = await run_in_threadpool(
+            self._dashboard_context, view, viewer, view.visible_rows(request)
+        )
         return await self.pages.render(request, "cms/dashboard.html", context)
 
     @staticmethod
-    def _dashboard_context(view: ServiceModelView, viewer: Any) -> dict[str, Any]:
+    def _dashboard_context(
+        view: ServiceModelView, viewer: Any, visible: ColumnElement[bool]
+    ) -> dict[str, Any]:
+        """Counts and lists of the articles the article list shows ``viewer``."""
         now = utcnow()
         with view.session_maker() as session:
-            visible = permissions.visible_articles(viewer, now)
             counts = dict(
                 session.execute(
                     select(_state(now), func.count())
@@ -208,7 +212,8 @@ class EditorialPages:
     @login_required
     async def preview(self, request: Request) -> Response:
         """The body rendered and sanitized exactly as a save would store it."""
-        if not permissions.can_use_back_office(current_user(request)):
+        view = self._articles()
+        if not (view.has_permission(request, "create") or view.has_permission(request, "edit")):
             raise HTTPException(403)
         form = await request.form()
         body = form.get("body")

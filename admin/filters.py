@@ -7,6 +7,7 @@ from sqlalchemy import Select, false, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from admin.auth import visible_rows
 from cms.articles.models import Article
 from cms.db import utcnow
 from cms.users.models import User
@@ -62,8 +63,10 @@ class AuthorFilter:
         self, request: Request, model: Any, run_query: Callable[[AnySelect], Any]
     ) -> list[tuple[str, str]]:
         selected = _author_id(request.query_params.get(self.parameter_name))
+        # Of the rows this request may see: an author's filter names the author alone.
         recent = (
             select(Article.author_id)
+            .where(visible_rows(request, Article))
             .order_by(Article.updated_at.desc())
             .limit(self.recent_articles)
             .subquery()
@@ -71,6 +74,7 @@ class AuthorFilter:
         rows = await run_query(
             select(User.id, User.name, User.email)
             .where(or_(User.id.in_(select(recent.c.author_id)), User.id == selected))
+            .where(visible_rows(request, User))
             .order_by(User.name, User.email)
             .limit(self.shown + 1)
         )

@@ -313,7 +313,7 @@ class Pages:
         # Plain column values (no ORM objects), from a server-side cursor in batches:
         # memory stays flat whatever the table's size.
         stmt = (
-            view.list_query(request)
+            view.rows_query(request)
             .with_only_columns(*(getattr(view.model, name) for name in names))
             .order_by(view.pk_columns[0])
             .execution_options(stream_results=True, yield_per=EXPORT_BATCH)

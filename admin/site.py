@@ -59,6 +59,7 @@ def install_back_office(app: FastAPI) -> Admin:
         # the tests) never share a database by accident.
         admin.add_view(type(view.__name__, (view,), {}))
     _add_pages(admin, Pages(admin, auth))
+    app.state.back_office = admin
     _template_helpers(admin)
     _answer_errors(admin)
     _log_user_mistakes_as_one_line()

@@ -110,7 +110,7 @@ LANDING_PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><h1>This CMS is running</h1>
 <ul>
-<li><a href="/admin">/admin</a> — the back office, for editors and admins</li>
+<li><a href="/admin">/admin</a> — the back office, where writers write</li>
 <li><a href="/docs">/docs</a> — the API, documented and ready to try</li>
 <li><a href="/articles/">/articles/</a> — the published articles, as JSON</li>
 </ul></body></html>

@@ -62,6 +62,22 @@ def can_edit_article(user: Actor | None, article: Article) -> bool:
     return user is not None and user.is_active and article.author_id == user.id
 
 
+def editable_articles(user: Actor | None) -> ColumnElement[bool]:
+    """Rows ``user`` may edit, publish or delete: the SQL twin of :func:`can_edit_article`.
+
+    The back office shows an author these rows only; staff see every row."""
+    if is_staff(user):
+        return true()
+    if user is not None and user.is_active:
+        return Article.author_id == user.id
+    return false()
+
+
+def can_choose_author(user: Actor | None) -> bool:
+    """Whether ``user`` may credit an article to someone else (an author writes as themselves)."""
+    return is_staff(user)
+
+
 def can_read_history(user: Actor | None, article: Article) -> bool:
     """An article's earlier versions: for whoever may edit it, not for every reader."""
     return can_edit_article(user, article)
@@ -119,7 +135,8 @@ def can_delete_user(user: Actor | None, target: User) -> bool:
 
 
 def can_use_back_office(user: Actor | None) -> bool:
-    return is_staff(user)
+    """Every active account: an author's back office holds their own articles only."""
+    return user is not None and user.is_active
 
 
 # The editorial record

@@ -368,3 +368,52 @@ def test_the_preview_and_the_tag_box_work_in_the_browser(
         article = session.scalar(select(Article))
         assert article is not None
         assert [tag.name for tag in article.tags] == ["Brand New Tag"]
+
+
+# An author's day
+
+
+AUTHOR_BODY = """Before it goes out:
+
+- [x] write the draft
+- [ ] publish it
+
+The guide is at https://example.org/guide, and there is a note.[^1]
+
+[^1]: Written in the back office."""
+
+
+def test_an_author_writes_a_draft_and_publishes_it_in_the_browser(
+    page: Page, make_user: UserFactory, make_article: ArticleFactory, database: Database
+) -> None:
+    author = make_user(name="Ann Author")
+    make_article(author=make_user(name="Someone Else"), title="Not hers")
+    make_article(author=author, title="Her older piece")
+    sign_in(page, author.email)
+    with page.expect_navigation():
+        page.click("#navbar-menu >> text=Articles")
+    assert page.url.endswith("/admin/article/list")
+    expect(page.locator("table")).to_contain_text("Her older piece")
+    expect(page.locator("table")).not_to_contain_text("Not hers")
+    with page.expect_navigation():
+        page.click("text=New article")
+    # She is the author: the form has no one else to choose.
+    assert page.locator("#author").count() == 0
+    page.fill("#title", "Ann's first piece")
+    page.fill("#body", AUTHOR_BODY)
+    expect(page.locator(".cms-preview-body")).to_contain_text("Written in the back office.")
+    save(page)
+    expect(page.locator("body")).to_contain_text("Added “Ann's first piece”.")
+    with database.sessionmaker() as session:
+        article = session.scalar(select(Article).where(Article.title == "Ann's first piece"))
+    assert article is not None and article.author_id == author.id
+    assert article.status is ArticleStatus.DRAFT and article.body == AUTHOR_BODY
+    assert "https://example.org/guide" in article.body_html
+
+    page.click("text=Ann's first piece")
+    save(page, "input[type=submit][value='Publish now']")
+    expect(page.locator("body")).to_contain_text("Published “Ann's first piece”.")
+    with database.sessionmaker() as session:
+        published = session.get(Article, article.id)
+    assert published is not None and published.is_visible_at(utcnow())
+    assert published.author_id == author.id and published.body == AUTHOR_BODY

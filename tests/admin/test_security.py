@@ -17,7 +17,14 @@ from cms.roles import Role
 from cms.users.models import User
 from tests.admin.browser_forms import csrf_token_on, form_on, post_form
 from tests.admin.conftest import admin_login, sign_out, signed_in
-from tests.conftest import BACKEND, DEFAULT_PASSWORD, LiveServer, UserFactory, make_settings
+from tests.conftest import (
+    BACKEND,
+    DEFAULT_PASSWORD,
+    ArticleFactory,
+    LiveServer,
+    UserFactory,
+    make_settings,
+)
 
 
 def count(database: Database, model: type) -> int:
@@ -181,16 +188,23 @@ def test_deactivation_elsewhere_ends_a_session(
     assert browser.get("/admin/article/list").status_code == 302
 
 
-def test_demotion_to_author_ends_a_session(
-    browser: httpx.Client, make_user: UserFactory, database: Database
+def test_a_demotion_takes_effect_on_the_next_request(
+    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, database: Database
 ) -> None:
+    """Rights are the account's as it is now, not as it was at sign-in (a demotion through
+    the services also ends the session: see test_a_role_change_ends_the_accounts_sessions)."""
     editor = make_user(role=Role.EDITOR)
+    make_article(author=make_user(), title="Someone else's draft")
     signed_in(browser, editor)
+    assert "Someone else&#39;s draft" in browser.get("/admin/article/list").text
+    assert browser.get("/admin/user/list").status_code == 200
     with database.transaction() as session:
         user = session.get(User, editor.id)
         assert user is not None
         user.role = Role.AUTHOR
-    assert browser.get("/admin/article/list").status_code == 302
+    articles = browser.get("/admin/article/list")
+    assert articles.status_code == 200 and "Someone else" not in articles.text
+    assert browser.get("/admin/user/list").status_code == 403
 
 
 # Headers and hosts
@@ -292,13 +306,12 @@ def test_login_refuses_bad_credentials_alike(
     assert browser.get("/admin/article/list").status_code == 302
 
 
-def test_an_author_is_told_plainly_what_the_back_office_is_for(
+def test_an_author_signs_in_to_their_own_articles(
     browser: httpx.Client, make_user: UserFactory
 ) -> None:
     response = admin_login(browser, make_user().email)
-    assert response.status_code == 403
-    assert "The back office is for editors and admins" in response.text
-    assert browser.get("/admin/article/list").status_code == 302
+    assert response.status_code == 302 and response.headers["location"] == "/admin/"
+    assert browser.get("/admin/article/list").status_code == 200
 
 
 def test_the_login_form_asks_for_an_email(browser: httpx.Client) -> None:
