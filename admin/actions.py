@@ -30,6 +30,9 @@ class RowAction:
     danger: bool = False
     # Extra fields the confirmation page shows (a template name), e.g. for a choice.
     choices_template: str | None = None
+    # A button on each row of the list that POSTs at once, with no confirmation page:
+    # only for what is undone as easily (restoring from the trash).
+    in_row: bool = False
     # Rows this action makes sense for (a draft cannot be unpublished).
     applies: Callable[[Any], bool] = field(default=lambda _row: True)
 

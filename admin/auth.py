@@ -190,10 +190,17 @@ class PolicyAuthorization(AuthorizationBackend):
                 permissions.can_read_audit(user)
             )
         if identity == "trashed-article":
-            return action in (Action.LIST, Action.DETAILS, "restore", "purge") and (
-                permissions.can_manage_trash(user)
-            )
+            return _trash_permission(user, action, obj)
         return False
+
+
+def _trash_permission(user: User | None, action: str, trashed: Any | None) -> bool:
+    # The list holds only what the viewer may restore (permissions.visible_trash).
+    if action in (Action.LIST, Action.DETAILS, "restore"):
+        return trashed is None or permissions.can_restore_from_trash(user, trashed)
+    if action == "purge":
+        return permissions.can_purge_trash(user)
+    return False
 
 
 def _user_permission(user: User | None, action: str, target: User | None) -> bool:

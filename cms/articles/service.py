@@ -518,8 +518,8 @@ def restore_revision(
 
 
 def delete_article(uow: UnitOfWork, *, article_id: int, if_match: str | None = None) -> None:
-    """Move an article to the trash: gone from every list and address, restorable by an
-    admin for :data:`TRASH_DAYS` days with its history."""
+    """Move an article to the trash: gone from every list and address, restorable (by
+    whoever deleted it, or an admin) for :data:`TRASH_DAYS` days with its history."""
     session = uow.session
     article = get_article_for_change(uow, article_id)
     if if_match is not None and not etag_matches(if_match, article):
@@ -576,27 +576,31 @@ class TrashPage:
 def list_trash(
     session: Session, *, viewer: Actor | None, skip: int = 0, limit: int = 50
 ) -> TrashPage:
-    """Deleted articles still restorable, most recently deleted first (admins only)."""
-    if not permissions.can_manage_trash(viewer):
-        raise PermissionDenied("Only admins may see the trash")
-    live = TrashedArticle.deleted_at >= _trash_cutoff()
+    """Deleted articles ``viewer`` may still restore (admins: all; others: what they
+    deleted themselves), most recently deleted first."""
+    live = (TrashedArticle.deleted_at >= _trash_cutoff(), permissions.visible_trash(viewer))
     items = session.scalars(
         select(TrashedArticle)
-        .where(live)
+        .where(*live)
         .order_by(TrashedArticle.deleted_at.desc(), TrashedArticle.id.desc())
         .offset(skip)
         .limit(limit)
     ).all()
-    total = session.scalar(select(func.count()).select_from(TrashedArticle).where(live)) or 0
+    total = session.scalar(select(func.count()).select_from(TrashedArticle).where(*live)) or 0
     return TrashPage(items=items, total=total)
 
 
-def _trashed(uow: UnitOfWork, article_id: int) -> TrashedArticle:
-    if not permissions.can_manage_trash(uow.actor):
-        raise PermissionDenied("Only admins may restore or purge deleted articles")
+def _trashed(uow: UnitOfWork, article_id: int, *, purging: bool = False) -> TrashedArticle:
+    if purging and not permissions.can_purge_trash(uow.actor):
+        raise PermissionDenied("Only admins may delete articles for good")
     trashed = uow.session.get(TrashedArticle, article_id, with_for_update=True)
-    if trashed is None or trashed.deleted_at < _trash_cutoff():
-        raise NotFound("No deleted article with that id (purged after 30 days?)")
+    if (
+        trashed is None
+        or trashed.deleted_at < _trash_cutoff()
+        # Another's deletion is not this caller's to see: it answers as missing.
+        or not permissions.can_restore_from_trash(uow.actor, trashed)
+    ):
+        raise NotFound("No deleted article with that id that you may restore (kept for 30 days)")
     return trashed
 
 
@@ -635,7 +639,7 @@ def restore_from_trash(uow: UnitOfWork, *, article_id: int) -> Article:
 
 def purge_from_trash(uow: UnitOfWork, *, article_id: int) -> None:
     """Delete a trashed article for good, with its history. Cannot be undone."""
-    trashed = _trashed(uow, article_id)
+    trashed = _trashed(uow, article_id, purging=True)
     _purge(uow, trashed)
 
 
