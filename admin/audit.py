@@ -182,7 +182,8 @@ def _value(request: Request, name: str, value: Any) -> Markup:
         return escape(choice_label(value))
     if isinstance(value, str) and name.endswith("_at"):
         try:
-            return escape(exact_time(datetime.fromisoformat(value)))
+            moment = exact_time(datetime.fromisoformat(value))
+            return Markup('<span class="text-nowrap">{}</span>').format(moment)
         except ValueError:
             pass
     return Markup("“{}”").format(value) if isinstance(value, str) else escape(str(value))

@@ -625,8 +625,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         RowAction(
             name="delete",
             label="Delete",
-            question=f"Delete {{rows}}? An admin can restore them from the trash for "
-            f"{TRASH_DAYS} days.",
+            question=f"Delete {{rows}}? You can restore them from the trash for {TRASH_DAYS} days.",
             done="Moved to the trash: {names}.",
             permission="delete",
             perform=lambda uow, pk, _choices: articles.delete_article(uow, article_id=pk),

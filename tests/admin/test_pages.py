@@ -66,6 +66,16 @@ def test_a_page_not_allowed_keeps_the_menu_and_a_way_back(
     assert re.search(r'href="[^"]*/admin/article/list"', refused.text)  # the menu
 
 
+def test_a_request_refused_for_want_of_a_token_is_explained_in_the_layout(
+    browser: httpx.Client, make_user: UserFactory
+) -> None:
+    signed_in(browser, make_user(role=Role.EDITOR, name="Eve Editor"))
+    refused = browser.post("/admin/account", data={"name": "No token"})
+    assert refused.status_code == 403
+    assert_in_layout(refused, "Eve Editor")
+    assert "This request was refused" in refused.text
+
+
 def test_a_page_not_found_keeps_the_layout_and_offers_its_list(
     browser: httpx.Client, make_user: UserFactory
 ) -> None:
