@@ -44,6 +44,8 @@ FIELD_NAMES = {"author_id": "author", "is_active": "active", "published_at": "pu
 
 def exact_time(moment: datetime) -> str:
     """``2026-11-22 21:20:05 UTC``: the trail says when to the second."""
+    if moment.tzinfo is None:  # every stored time is UTC
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
