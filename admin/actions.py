@@ -30,6 +30,9 @@ class RowAction:
     danger: bool = False
     # Extra fields the confirmation page shows (a template name), e.g. for a choice.
     choices_template: str | None = None
+    # A button on each row of the list that POSTs at once, with no confirmation page:
+    # only for what is undone as easily (restoring from the trash).
+    in_row: bool = False
 
     def ask(self, count: int, noun: str) -> str:
         return self.question.format(rows=f"{count} {noun}" + ("" if count == 1 else "s"))

@@ -197,9 +197,7 @@ class PolicyAuthorization(AuthorizationBackend):
                 permissions.can_read_audit(user)
             )
         if identity == "trashed-article":
-            return action in (Action.LIST, Action.DETAILS, "restore", "purge") and (
-                permissions.can_manage_trash(user)
-            )
+            return _trash_permission(user, action, obj)
         return False
 
 
@@ -215,7 +213,7 @@ _ROWS: dict[type[Any], Callable[[User | None], ColumnElement[bool]]] = {
     Article: permissions.editable_articles,
     User: permissions.visible_users,
     AuditEntry: _all_or_none(permissions.can_read_audit),
-    TrashedArticle: _all_or_none(permissions.can_manage_trash),
+    TrashedArticle: permissions.visible_trash,
 }
 
 
@@ -227,6 +225,15 @@ def visible_rows(request: Request, model: type[Any]) -> ColumnElement[bool]:
     if rows is None or not permissions.can_use_back_office(user):
         return false()
     return rows(user)
+
+
+def _trash_permission(user: User | None, action: str, trashed: Any | None) -> bool:
+    # The list holds only what the viewer may restore (permissions.visible_trash).
+    if action in (Action.LIST, Action.DETAILS, "restore"):
+        return trashed is None or permissions.can_restore_from_trash(user, trashed)
+    if action == "purge":
+        return permissions.can_purge_trash(user)
+    return False
 
 
 def _user_permission(user: User | None, action: str, target: User | None) -> bool:

@@ -85,7 +85,15 @@ class CSRFMiddleware:
         await self.app(scope, replay(), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response: Response = HTMLResponse(_page(self.refusal_page), status_code=403)
+        # On the application's own 403 page (the back office's keeps its layout), when
+        # it has one; a bare page otherwise.
+        handlers = getattr(scope.get("app"), "exception_handlers", {})
+        render = handlers.get(HTTPException)
+        response: Response
+        if render is not None:
+            response = await render(Request(scope, receive), HTTPException(403, self.refusal_page))
+        else:
+            response = HTMLResponse(_page(self.refusal_page), status_code=403)
         await response(scope, receive, send)
 
 

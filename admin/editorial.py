@@ -139,6 +139,9 @@ class EditorialPages:
         view = self._articles()
         article = await self._article(request, view)
         number = _number(request.path_params["number"])
+        # ?against=M compares with revision M (what one change did), not with now.
+        against = request.query_params.get("against")
+        against_number = _number(against) if against else None
         viewer = current_user(request)
 
         def load() -> dict[str, Any]:
@@ -147,9 +150,15 @@ class EditorialPages:
                     revision = articles.get_revision(
                         session, viewer=viewer, article_id=article.id, number=number
                     )
+                    current = (
+                        articles.latest_revision(session, viewer=viewer, article_id=article.id)
+                        if against_number is None
+                        else articles.get_revision(
+                            session, viewer=viewer, article_id=article.id, number=against_number
+                        )
+                    )
                 except DomainError as exc:
                     raise HTTPException(404, exc.message) from exc
-                current = articles.latest_revision(session, viewer=viewer, article_id=article.id)
                 restoring = actions.restore_preview(
                     session, viewer=viewer, article_id=article.id, number=number
                 )
@@ -174,7 +183,9 @@ class EditorialPages:
                 "article": article,
                 "max_lines": MAX_LINES,
                 "format_time": format_time,
+                "against_now": against_number is None,
                 "can_restore": view.has_permission(request, "edit", article)
+                and against_number is None
                 and compared["revision"].number != compared["current"].number,
                 "state": article.state_at(utcnow()),
                 "state_badge": state_badge,

@@ -7,24 +7,27 @@ from typing import Any
 from fastapi import FastAPI
 from jinja2 import pass_context
 from sqladmin import Admin
-from sqlalchemy.exc import OperationalError
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from admin.auth import UNAVAILABLE, PolicyAuthorization, StaffAuthentication, current_user
+from admin.audit import AuditAdmin, AuditPages
+from admin.auth import PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import MAX_FORM_BYTES, csrf_token
 from admin.editorial import EditorialPages
+from admin.errors import answer_errors
 from admin.pages import Pages
-from admin.views import AdminError, ArticleAdmin, AuditAdmin, TrashAdmin, UserAdmin
+from admin.trash import TrashAdmin
+from admin.views import AdminError, ArticleAdmin, UserAdmin
 from cms.config import Settings
 from cms.db import Database, utcnow
 
 logger = logging.getLogger(__name__)
 
 BASE_URL = "/admin"
+# Served by the API application beside /favicon.ico (cms.app).
+FAVICON_URL = "/favicon.svg"
 HERE = Path(__file__).parent
 # The back office runs only its own scripts (none inline); styles may be inline because
 # its widgets (select2, flatpickr) set them.
@@ -46,6 +49,7 @@ def install_back_office(app: FastAPI) -> Admin:
         session_maker=database.sessionmaker,
         base_url=BASE_URL,
         title="CMS back office",
+        favicon_url=FAVICON_URL,
         templates_dir=str(HERE / "templates"),
         authentication_backend=auth,
         authorization_backend=PolicyAuthorization(),
@@ -61,7 +65,7 @@ def install_back_office(app: FastAPI) -> Admin:
     _add_pages(admin, Pages(admin, auth))
     app.state.back_office = admin
     _template_helpers(admin)
-    _answer_errors(admin)
+    answer_errors(admin, auth)
     _log_user_mistakes_as_one_line()
     return admin
 
@@ -70,6 +74,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     """Our pages first; SQLAdmin's login, logout and export are replaced by ours."""
     replaced = {"login", "logout", "export", "index"}
     editorial = EditorialPages(pages)
+    trail = AuditPages(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
@@ -81,6 +86,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
             methods=["POST"],
             name="restore",
         ),
+        Route("/audit-entry/{pk}/diff", trail.body_diff, methods=["GET"], name="audit-diff"),
         Mount("/cms-statics", app=StaticFiles(directory=HERE / "statics"), name="cms-statics"),
         Route("/login", pages.login, methods=["GET", "POST"], name="login"),
         Route("/logout", pages.logout, methods=["GET", "POST"], name="logout"),
@@ -130,31 +136,6 @@ def _template_helpers(admin: Admin) -> None:
 def _path_for(context: Any, name: str, /, **path_params: Any) -> str:
     request: Request = context["request"]
     return str(request.url_for(name, **path_params).path)
-
-
-def _answer_errors(admin: Admin) -> None:
-    """Readable pages instead of bare 500s."""
-    render_http_error = admin.admin.exception_handlers[HTTPException]
-
-    async def malformed(request: Request, exc: Exception) -> Response:
-        # A hand-edited address (/admin/user/details/abc, ?author_id=x) makes SQLAdmin
-        # raise while parsing it. A user's mistake: the access line says enough.
-        logger.debug("malformed back-office request %s: %r", request.url.path, exc)
-        response: Response = await render_http_error(
-            request, HTTPException(400, "That address has a value that is not valid here.")
-        )
-        return response
-
-    async def unavailable(request: Request, exc: Exception) -> Response:
-        logger.warning("back office: database unavailable: %s", getattr(exc, "orig", exc))
-        response: Response = await render_http_error(request, HTTPException(503, UNAVAILABLE))
-        response.headers["Retry-After"] = "30"
-        return response
-
-    # OverflowError: an id too large for SQLite's INTEGER.
-    for kind in (ValueError, LookupError, OverflowError):
-        admin.admin.add_exception_handler(kind, malformed)
-    admin.admin.add_exception_handler(OperationalError, unavailable)
 
 
 class _UserMistakes(logging.Filter):

@@ -4,7 +4,7 @@ of work, so the admin obeys exactly the rules the REST API does."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -23,19 +23,18 @@ from starlette.responses import RedirectResponse
 from wtforms import Form, HiddenField, PasswordField, RadioField, StringField
 from wtforms.validators import Optional
 
+from admin import article_details
 from admin.actions import Choices, RowAction
 from admin.auth import admin_origin, current_user
 from admin.confined import ConfinedModelView
-from admin.filters import AuthorFilter, StateFilter, ValueFilter
+from admin.filters import AuthorFilter, StateFilter
 from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
 from cms.articles import actions
 from cms.articles import service as articles
 from cms.articles.changes import ArticleChanges, ArticleDraft
-from cms.articles.models import TRASH_DAYS, Article, ArticleState, ArticleStatus, TrashedArticle
+from cms.articles.models import TRASH_DAYS, Article, ArticleState, ArticleStatus
 from cms.articles.reads import matches_search
-from cms.audit import service as audit
-from cms.audit.models import AuditEntry
 from cms.changes import UNSET, Unset
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
@@ -501,8 +500,9 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.published_at,
         Article.created_at,
         Article.updated_at,
-        Article.version,
-        Article.body,
+        article_details.REVISION,
+        Article.tags,
+        Article.body_html,
     ]
     column_export_list: ClassVar = [
         Article.id,
@@ -524,7 +524,9 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.published_at: "Published at",
         Article.created_at: "Created",
         Article.updated_at: "Last changed",
-        Article.version: "Version",
+        article_details.REVISION: "Revision",
+        Article.tags: "Tags",
+        Article.body_html: "Body (as readers see it)",
     }
     column_formatters: ClassVar = {
         Article.status: lambda m, a: status_badge(m),
@@ -536,7 +538,14 @@ class ArticleAdmin(ServiceModelView, model=Article):
     column_formatters_detail: ClassVar = {
         Article.status: lambda m, a: status_badge(m),
         Article.author: lambda m, a: escape(f"{m.author.display_name} <{m.author.email}>"),
+        article_details.REVISION: article_details.revision_link,
+        Article.tags: article_details.tag_badges,
+        Article.body_html: article_details.rendered_body,
     }
+
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        return await article_details.details_context(self, request)
+
     column_searchable_list: ClassVar = [Article.title, Article.body]
 
     def search_placeholder(self) -> str:
@@ -613,8 +622,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         RowAction(
             name="delete",
             label="Delete",
-            question=f"Delete {{rows}}? An admin can restore them from the trash for "
-            f"{TRASH_DAYS} days.",
+            question=f"Delete {{rows}}? You can restore them from the trash for {TRASH_DAYS} days.",
             done="Moved to the trash: {names}.",
             permission="delete",
             perform=lambda uow, pk, _choices: actions.DeleteArticle(article_id=pk)(uow),
@@ -753,152 +761,3 @@ def _publication(button: Any, data: dict[str, Any]) -> actions.Publication:
     except ValueError:
         raise AdminError("State: choose draft, scheduled or published") from None
     return actions.Publication(state, at)
-
-
-class AuditAdmin(ServiceModelView, model=AuditEntry):
-    """The audit trail: read-only, for admins. Nothing here can be edited or deleted."""
-
-    name = "Audit entry"
-    name_plural = "Audit trail"
-    icon = "fa-solid fa-list-check"
-    row_noun = "entry"
-    can_create = False
-    can_edit = False
-
-    column_list: ClassVar = [
-        AuditEntry.at,
-        AuditEntry.actor_name,
-        AuditEntry.action,
-        AuditEntry.object_type,
-        AuditEntry.object_repr,
-        AuditEntry.changes,
-    ]
-    column_details_list: ClassVar = [
-        AuditEntry.at,
-        AuditEntry.actor_name,
-        AuditEntry.actor_id,
-        AuditEntry.action,
-        AuditEntry.object_type,
-        AuditEntry.object_id,
-        AuditEntry.object_repr,
-        AuditEntry.changes,
-        AuditEntry.surface,
-        AuditEntry.address,
-        AuditEntry.request_id,
-    ]
-    column_export_list: ClassVar = column_details_list
-    column_labels: ClassVar = {
-        AuditEntry.at: "When",
-        AuditEntry.actor_name: "Who",
-        AuditEntry.actor_id: "Who (user id)",
-        AuditEntry.action: "Did",
-        AuditEntry.object_type: "To a",
-        AuditEntry.object_id: "Object id",
-        AuditEntry.object_repr: "Object",
-        AuditEntry.changes: "Changes",
-        AuditEntry.surface: "Through",
-        AuditEntry.address: "From address",
-        AuditEntry.request_id: "Request id",
-    }
-    column_formatters: ClassVar = {
-        AuditEntry.changes: lambda m, a: Markup(
-            '<span class="cms-clip" title="{}">{}</span>'
-        ).format(m.changes, m.changes),
-        AuditEntry.object_repr: lambda m, a: Markup(
-            '<span class="cms-clip" title="{}">{}</span>'
-        ).format(m.object_repr, m.object_repr),
-    }
-    column_searchable_list: ClassVar = [AuditEntry.object_repr, AuditEntry.actor_name]
-    column_sortable_list: ClassVar = [AuditEntry.at]
-    column_default_sort: ClassVar = [(AuditEntry.at, True)]
-    column_filters: ClassVar = [
-        ValueFilter(AuditEntry.action, "Action", "action"),
-        ValueFilter(AuditEntry.object_type, "Object type", "object_type"),
-        ValueFilter(AuditEntry.actor_name, "Who", "actor"),
-    ]
-
-    def row_label(self, row: Any) -> str:
-        return f"{row.actor_name} {row.action} {row.object_type} {row.object_repr}"
-
-    def list_query(self, request: Request) -> Select[Any]:
-        query: Select[Any] = audit.entries_query(
-            current_user(request),
-            object_id=_int_param(request, "object_id"),
-            actor_id=_int_param(request, "actor_id"),
-        )
-        return query.order_by(None)
-
-    def details_query(self, request: Request) -> Select[Any]:
-        audit.entries_query(current_user(request))  # admins only
-        return super().details_query(request)
-
-
-def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a number.") from None
-
-
-class TrashAdmin(ServiceModelView, model=TrashedArticle):
-    """Deleted articles, restorable for 30 days (admins)."""
-
-    name = "Deleted article"
-    name_plural = "Trash"
-    icon = "fa-solid fa-trash-can"
-    row_noun = "deleted article"
-    can_create = False
-    can_edit = False
-    can_export = False
-
-    column_list: ClassVar = [
-        TrashedArticle.title,
-        TrashedArticle.deleted_at,
-        TrashedArticle.deleted_by_name,
-    ]
-    column_details_list: ClassVar = [
-        TrashedArticle.id,
-        TrashedArticle.title,
-        TrashedArticle.author_id,
-        TrashedArticle.deleted_at,
-        TrashedArticle.deleted_by_name,
-    ]
-    column_labels: ClassVar = {
-        TrashedArticle.id: "ID",
-        TrashedArticle.title: "Title",
-        TrashedArticle.author_id: "Author (user id)",
-        TrashedArticle.deleted_at: "Deleted",
-        TrashedArticle.deleted_by_name: "Deleted by",
-    }
-    column_searchable_list: ClassVar = [TrashedArticle.title]
-    column_sortable_list: ClassVar = [TrashedArticle.deleted_at, TrashedArticle.title]
-    column_default_sort: ClassVar = [(TrashedArticle.deleted_at, True)]
-    row_actions: ClassVar[list[RowAction]] = [
-        RowAction(
-            name="restore",
-            label="Restore",
-            question="Restore {rows}? Each comes back under its old address when it is free.",
-            done="Restored {names}.",
-            permission="restore",
-            perform=lambda uow, pk, _choices: actions.UndeleteArticle(article_id=pk)(uow),
-        ),
-        RowAction(
-            name="purge",
-            label="Delete for good",
-            question="Delete {rows} for good, with their history? This cannot be undone.",
-            done="Deleted for good: {names}.",
-            permission="purge",
-            perform=lambda uow, pk, _choices: actions.PurgeArticle(article_id=pk)(uow),
-            danger=True,
-        ),
-    ]
-
-    def row_label(self, row: Any) -> str:
-        return f"“{row.title}”"
-
-    def list_query(self, request: Request) -> Select[Any]:
-        cutoff = utcnow() - timedelta(days=TRASH_DAYS)
-        return select(TrashedArticle).where(TrashedArticle.deleted_at >= cutoff)

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -107,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 LANDING_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>CMS</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
 <body><h1>This CMS is running</h1>
 <ul>
 <li><a href="/admin">/admin</a> — the back office, where writers write</li>
@@ -117,11 +119,25 @@ LANDING_PAGE = """<!DOCTYPE html>
 """
 
 
+FAVICON = resources.files("cms").joinpath("static/favicon.svg").read_bytes()
+
+
 def _add_landing_page(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def landing() -> HTMLResponse:
         """Where a newcomer's first click lands: the way to everything else."""
         return HTMLResponse(LANDING_PAGE)
+
+    # One icon for the site and the back office. Browsers ask for /favicon.ico whatever
+    # a page names; an SVG served there is shown all the same.
+    @app.get("/favicon.ico", include_in_schema=False, name="favicon")
+    @app.get("/favicon.svg", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(
+            FAVICON,
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
 
 def _add_health_checks(app: FastAPI, database: Database) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, false, or_, true
 
 from cms.actors import Actor
-from cms.articles.models import Article
+from cms.articles.models import Article, TrashedArticle
 from cms.roles import Role
 from cms.users.models import User
 
@@ -146,6 +146,32 @@ def can_read_audit(user: Actor | None) -> bool:
     return is_admin(user)
 
 
-def can_manage_trash(user: Actor | None) -> bool:
-    """List, restore and purge deleted articles."""
+# The trash. Whoever deletes an article can undo it: admins see and restore everything
+# in the trash; everyone else sees and restores what they deleted themselves (an editor's
+# own mistake, not another's deletion). Deleting for good stays with admins.
+
+
+def visible_trash(user: Actor | None) -> ColumnElement[bool]:
+    """Trashed rows ``user`` may see and restore: admins all, others their own deletes."""
+    if is_admin(user):
+        return true()
+    if user is not None and user.is_active and user.id is not None:
+        return TrashedArticle.deleted_by_id == user.id
+    return false()
+
+
+def can_restore_from_trash(user: Actor | None, trashed: TrashedArticle) -> bool:
+    """The row twin of :func:`visible_trash`."""
+    if is_admin(user):
+        return True
+    return (
+        user is not None
+        and user.is_active
+        and user.id is not None
+        and trashed.deleted_by_id == user.id
+    )
+
+
+def can_purge_trash(user: Actor | None) -> bool:
+    """Delete a trashed article for good, with its history: admins only."""
     return is_admin(user)

@@ -79,3 +79,46 @@
     }
   });
 })();
+
+// Leaving a form with changes not saved asks first. What the form holds is noted once
+// every widget (select2, the date pickers) has set itself up, and compared on leaving:
+// typing something and taking it back is no change. Submitting disarms the question; a
+// form shown again with errors holds unsaved changes from the start.
+(function () {
+  "use strict";
+  var forms = Array.prototype.slice.call(
+    document.querySelectorAll("form.cms-form, form[data-cms-guard]"));
+  if (!forms.length) { return; }
+  var noted = [];
+  var submitting = false;
+
+  function contents(form) {
+    var pairs = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrf_token") { pairs.push([name, String(value)]); }
+    });
+    return JSON.stringify(pairs);
+  }
+
+  function note() {
+    noted = forms.map(function (form) {
+      var refused = form.querySelector(".alert-danger, .is-invalid");
+      return refused ? null : contents(form);
+    });
+  }
+
+  if (document.readyState === "complete") { note(); } else { window.addEventListener("load", note); }
+  forms.forEach(function (form) {
+    form.addEventListener("submit", function () { submitting = true; });
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (submitting || !noted.length) { return; }
+    var changed = forms.some(function (form, index) {
+      return noted[index] === null || noted[index] !== contents(form);
+    });
+    if (changed) {
+      event.preventDefault();
+      event.returnValue = "";  // older browsers need a value to ask
+    }
+  });
+})();

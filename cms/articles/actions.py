@@ -332,8 +332,8 @@ def restore_preview(
 
 @dataclass(frozen=True, kw_only=True)
 class DeleteArticle(Action[None]):
-    """Move an article to the trash: gone from every list and address, restorable for
-    :data:`TRASH_DAYS` days with its history."""
+    """Move an article to the trash: gone from every list and address, restorable (by
+    whoever deleted it, or an admin) for :data:`TRASH_DAYS` days with its history."""
 
     name: ClassVar[str] = "delete"
     article_id: int
@@ -437,7 +437,7 @@ class PurgeArticle(Action[None]):
     article_id: int
 
     def __call__(self, uow: UnitOfWork) -> None:
-        _purge(uow, _trashed(uow, self.article_id), self.name)
+        _purge(uow, _trashed(uow, self.article_id, purging=True), self.name)
 
 
 # What the actions share
@@ -667,12 +667,17 @@ def _reassign(uow: UnitOfWork, article: Article, author_id: int) -> None:
     article.author = author
 
 
-def _trashed(uow: UnitOfWork, article_id: int) -> TrashedArticle:
-    if not permissions.can_manage_trash(uow.actor):
-        raise PermissionDenied("Only admins may restore or purge deleted articles")
+def _trashed(uow: UnitOfWork, article_id: int, *, purging: bool = False) -> TrashedArticle:
+    if purging and not permissions.can_purge_trash(uow.actor):
+        raise PermissionDenied("Only admins may delete articles for good")
     trashed = uow.session.get(TrashedArticle, article_id, with_for_update=True)
-    if trashed is None or trashed.deleted_at < trash_cutoff():
-        raise NotFound("No deleted article with that id (purged after 30 days?)")
+    if (
+        trashed is None
+        or trashed.deleted_at < trash_cutoff()
+        # Another's deletion is not this caller's to see: it answers as missing.
+        or not permissions.can_restore_from_trash(uow.actor, trashed)
+    ):
+        raise NotFound("No deleted article with that id that you may restore (kept for 30 days)")
     return trashed
 
 

@@ -297,7 +297,8 @@ def update_article(
     responses=answers(403, 404, 412),
 )
 def delete_article(article_id: ObjectId, writer: WriterDep, if_match: IfMatch = None) -> None:
-    """Move the article to the trash (admins can restore it for 30 days)."""
+    """Move the article to the trash (whoever deleted it, or an admin, can restore it for
+    30 days)."""
     writer.run(actions.DeleteArticle(article_id=article_id, if_match=if_match))
 
 
@@ -373,7 +374,7 @@ def list_tags(session: ReadSession) -> list[TagPublic]:
     return [TagPublic.build(tag, count) for tag, count in service.tag_counts(session)]
 
 
-# The trash (admins)
+# The trash: admins see and restore all of it and purge; others restore their own deletes
 
 
 @trash_router.get(
@@ -388,7 +389,8 @@ def list_trash(
     skip: Skip = 0,
     limit: Limit = 50,
 ) -> list[TrashedArticlePublic]:
-    """Deleted articles that can still be restored, most recently deleted first."""
+    """Deleted articles you can still restore (admins: all of them; everyone else: those
+    they deleted themselves), most recently deleted first."""
     page = service.list_trash(session, viewer=viewer, skip=skip, limit=limit)
     response.headers["X-Total-Count"] = str(page.total)
     return [TrashedArticlePublic.build(item) for item in page.items]
@@ -402,7 +404,8 @@ def list_trash(
 def restore_from_trash(
     article_id: ObjectId, writer: WriterDep, response: Response
 ) -> ArticlePublic:
-    """Bring a deleted article back under its id (and its slug, when still free)."""
+    """Bring a deleted article back under its id (and its slug, when still free). Admins
+    restore any; everyone else what they deleted themselves (another's: 404)."""
     return _with_etag(response, writer.run(actions.UndeleteArticle(article_id=article_id)))
 
 
@@ -412,5 +415,5 @@ def restore_from_trash(
     responses=answers(403, 404),
 )
 def purge_from_trash(article_id: ObjectId, writer: WriterDep) -> None:
-    """Delete a trashed article for good, with its history. Cannot be undone."""
+    """Delete a trashed article for good, with its history. Cannot be undone. Admins only."""
     writer.run(actions.PurgeArticle(article_id=article_id))

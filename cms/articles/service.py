@@ -277,18 +277,17 @@ class TrashPage:
 def list_trash(
     session: Session, *, viewer: Actor | None, skip: int = 0, limit: int = 50
 ) -> TrashPage:
-    """Deleted articles still restorable, most recently deleted first (admins only)."""
-    if not permissions.can_manage_trash(viewer):
-        raise PermissionDenied("Only admins may see the trash")
-    live = TrashedArticle.deleted_at >= trash_cutoff()
+    """Deleted articles ``viewer`` may still restore (admins: all; others: what they
+    deleted themselves), most recently deleted first."""
+    live = (TrashedArticle.deleted_at >= trash_cutoff(), permissions.visible_trash(viewer))
     items = session.scalars(
         select(TrashedArticle)
-        .where(live)
+        .where(*live)
         .order_by(TrashedArticle.deleted_at.desc(), TrashedArticle.id.desc())
         .offset(skip)
         .limit(limit)
     ).all()
-    total = session.scalar(select(func.count()).select_from(TrashedArticle).where(live)) or 0
+    total = session.scalar(select(func.count()).select_from(TrashedArticle).where(*live)) or 0
     return TrashPage(items=items, total=total)
 
 

@@ -138,6 +138,12 @@ def only_mine(response: httpx.Response, world: World) -> None:
         assert MINE.replace("'", "&#39;") in response.text
 
 
+def nothing_of_b(response: httpx.Response, world: World) -> None:
+    """A page of one's own rows (the trash holds what one deleted oneself)."""
+    assert response.status_code == 200, (response.request.url, response.status_code)
+    _no_trace_of_b(response)
+
+
 def form_without_author(response: httpx.Response, world: World) -> None:
     assert response.status_code == 200, (response.request.url, response.status_code)
     _no_trace_of_b(response)
@@ -199,7 +205,8 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("export", "GET"): {**ALL_REFUSED, "article": csv_of_mine},
     ("confirm", "GET"): ALL_REFUSED,
     ("act", "POST"): WRITES_REFUSED,
-    ("list", "GET"): {**ALL_REFUSED, "article": only_mine},
+    ("list", "GET"): {**ALL_REFUSED, "article": only_mine, "trashed-article": nothing_of_b},
+    ("audit-diff", "GET"): refused,
     ("details", "GET"): ALL_REFUSED,
     ("delete", "DELETE"): WRITES_REFUSED,
     ("create", "GET"): {**ALL_REFUSED, "article": form_without_author},
@@ -386,8 +393,9 @@ def test_an_author_writes_previews_schedules_publishes_and_deletes_in_the_back_o
     signed_in(browser, author)
     menu = browser.get("/admin/").text
     assert "/admin/article/list" in menu
-    for not_theirs in ("/admin/user/list", "/admin/audit-entry/list", "/admin/trashed-article"):
+    for not_theirs in ("/admin/user/list", "/admin/audit-entry/list"):
         assert not_theirs not in menu
+    assert "/admin/trashed-article/list" in menu  # what they delete, they can undo
 
     created = submit(
         browser, "/admin/article/create", title="Ann writes", body="First **words**", save="Save"
@@ -440,6 +448,14 @@ def test_an_author_writes_previews_schedules_publishes_and_deletes_in_the_back_o
         assert session.get(Article, article.id) is None
         trashed = session.get(TrashedArticle, article.id)
         assert trashed is not None and trashed.deleted_by_id == author.id
+
+    trash = browser.get("/admin/trashed-article/list")
+    assert trash.status_code == 200 and "Ann writes" in trash.text
+    button = form_on(trash, "/act/restore")
+    undone = post_form(browser, button.action, button.fields)
+    assert undone.status_code == 302, undone.text
+    back = stored(database, article.id)
+    assert back.body == "First **words**" and back.is_visible_at(utcnow())
 
 
 def test_an_author_cannot_credit_an_article_to_someone_else(

@@ -417,3 +417,75 @@ def test_an_author_writes_a_draft_and_publishes_it_in_the_browser(
         published = session.get(Article, article.id)
     assert published is not None and published.is_visible_at(utcnow())
     assert published.author_id == author.id and published.body == AUTHOR_BODY
+
+
+# Leaving a form, and the preview beside it
+
+
+def test_leaving_an_edited_form_asks_first_and_saving_does_not(
+    page: Page, make_user: UserFactory, make_article: ArticleFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    article = make_article(author=editor, title="Half written", body="Draft words")
+    sign_in(page, editor.email)
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # "Stay on this page"
+
+    page.on("dialog", answer)
+    path = f"/admin/article/edit/{article.id}"
+
+    # Opened and left untouched: leaving asks nothing.
+    page.goto(path)
+    page.click("text=Cancel")
+    page.wait_for_url("**/admin/article/list")
+    assert asked == []
+
+    # Typed into: leaving asks, and staying keeps what was typed.
+    page.goto(path)
+    page.click("#body")
+    page.keyboard.press("End")
+    page.keyboard.type(" and more")
+    page.click("text=Cancel")
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.url.endswith(path)
+    assert page.input_value("#body") == "Draft words and more"
+
+    # Saving is leaving on purpose: no question.
+    save(page)
+    assert asked == ["beforeunload"]
+    assert "/edit/" not in page.url
+    assert row(database, Article, article.id)["body"] == "Draft words and more"
+
+
+def test_on_a_wide_screen_the_preview_stands_beside_the_body(
+    chromium: Browser, site: str, make_user: UserFactory, make_article: ArticleFactory
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    article = make_article(author=editor, title="Side by side", body="Some **bold** words")
+    for width, beside in ((1400, True), (900, False)):
+        context = chromium.new_context(base_url=site, viewport={"width": width, "height": 900})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            sign_in(page, editor.email)
+            page.goto(f"/admin/article/edit/{article.id}")
+            expect(page.locator(".cms-preview-body strong")).to_have_text("bold")
+            body = page.locator("#body").bounding_box()
+            preview = page.locator(".cms-preview").bounding_box()
+            save_button = page.locator("input[type=submit][value=Save]").bounding_box()
+            assert body and preview and save_button
+            if beside:
+                assert preview["x"] >= body["x"] + body["width"]
+                # Level with the body, not pushed below the buttons.
+                assert preview["y"] < body["y"] + body["height"]
+                assert preview["y"] < save_button["y"]
+                assert preview["width"] >= 300
+            else:
+                assert preview["y"] > save_button["y"]  # stacked, below the form
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        finally:
+            context.close()

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from admin.diffs import MAX_LINES
@@ -159,15 +158,6 @@ def test_a_forged_bulk_action_is_refused(
     response = browser.post("/admin/article/act/delete", data={"pks": str(article.id)})
     assert response.status_code == 403
     assert stored(database, Article, article.id) is not None
-
-
-@pytest.mark.parametrize("action", ["restore", "purge"])
-def test_editors_cannot_touch_the_trash(
-    browser: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, action: str
-) -> None:
-    signed_in(browser, make_user(role=Role.EDITOR))
-    assert browser.get("/admin/trashed-article/list").status_code == 403
-    assert browser.get(f"/admin/trashed-article/confirm?action={action}&pks=1").status_code == 403
 
 
 # History
