@@ -280,7 +280,7 @@ def _tree(html: str) -> list[str]:
         tags.append(closing + name)
         if closing:
             assert open_elements.pop() == name, html
-        elif name not in {"area", "br", "col", "hr", "img", "wbr"}:
+        elif name not in {"area", "br", "col", "hr", "img", "input", "wbr"}:
             open_elements.append(name)
     return tags + [f"/{name}" for name in reversed(open_elements)]
 
