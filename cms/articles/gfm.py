@@ -34,8 +34,6 @@ OPTIONS: Final = (
 )
 ID_PREFIX: Final = "user-content-"
 FOOTNOTES_LABEL: Final = ID_PREFIX + "footnote-label"
-# Generated footnote ids; a heading whose slug looks like one is numbered instead.
-_FOOTNOTE_ID: Final = re.compile(r"(?:fn|fnref)-\d+(?:-\d+)?|footnote-label")
 _ALIGN: Final = {
     "None": "",
     "Left": ' style="text-align: left"',
@@ -102,8 +100,8 @@ class _Writer:
     id_marker: str
     out: list[str] = field(default_factory=list)
     size: int = 0
-    slugs: set[str] = field(default_factory=set)
-    slug_counts: dict[str, int] = field(default_factory=dict)
+    # Each heading's place (the list and index of its start tag), level and slug.
+    headings: list[tuple[list[str], int, int, str]] = field(default_factory=list)
     footnotes: dict[str, _Footnote] = field(default_factory=dict)
     referenced: list[_Footnote] = field(default_factory=list)
     outer: list[list[str]] = field(default_factory=list)  # around footnote definitions
@@ -116,6 +114,7 @@ class _Writer:
     heading: tuple[int, int, list[str]] | None = None  # placeholder index, level, text
     table_alignments: tuple[str, ...] = ()
     in_head: bool = False
+    table_body: bool = False
     cell: int = 0
     links_may_start: bool = True
     ids: set[str] = field(default_factory=set)
@@ -153,18 +152,21 @@ class _Writer:
             else html.escape(text, quote=False)
         )
 
-    def unique_id(self, base: str) -> str:
-        candidate = base
-        if candidate in self.slugs or _FOOTNOTE_ID.fullmatch(candidate):
-            count = self.slug_counts.get(base, 0)
-            while True:
-                count += 1
-                candidate = f"{base}-{count}"
-                if candidate not in self.slugs and not _FOOTNOTE_ID.fullmatch(candidate):
-                    break
-            self.slug_counts[base] = count
-        self.slugs.add(candidate)
-        return candidate
+    def heading_ids(self) -> None:
+        """Give each heading its id, in document order, once the footnotes have theirs: a
+        slug already taken (by a heading or a footnote) is numbered ``-1``, ``-2``…"""
+        taken = {name.removeprefix(ID_PREFIX) for name in self.ids}
+        counts: dict[str, int] = {}
+        for out, index, level, base in self.headings:
+            anchor = base
+            if anchor in taken:
+                count = counts.get(base, 0)
+                while anchor in taken:
+                    count += 1
+                    anchor = f"{base}-{count}"
+                counts[base] = count
+            taken.add(anchor)
+            out[index] = f"<h{level}{self.id(anchor)}>"
 
     def footnote(self, label: str) -> _Footnote:
         # Labels match case-insensitively, as link labels do.
@@ -231,6 +233,9 @@ class _Writer:
             else:
                 if tag == "TableRow":
                     self.cell = 0
+                    if not self.table_body:  # a table without rows has no body
+                        self.table_body = True
+                        self.write("<tbody>\n")
                 self.write(_SIMPLE_START.get(tag, ""))
                 if tag in _OPENS_LINKS:
                     self.links_may_start = True
@@ -276,7 +281,7 @@ class _Writer:
             else:
                 self.write(f'<ol start="{value}">\n')
         elif kind == "Table":
-            self.table_alignments = value
+            self.table_alignments, self.table_body = value, False
             self.write("<table>")
         elif kind == "FootnoteDefinition":
             self.outer.append(self.out)
@@ -309,12 +314,12 @@ class _Writer:
                 self.write("</code></pre>\n")
             elif tag == "TableHead":
                 self.in_head = False
-                self.write("</tr></thead><tbody>\n")
+                self.write("</tr></thead>\n")
             elif tag == "TableCell":
                 self.write("</th>" if self.in_head else "</td>")
                 self.cell += 1
             elif tag == "Table":
-                self.write("</tbody></table>\n")
+                self.write("</tbody></table>\n" if self.table_body else "</table>\n")
             elif tag == "FootnoteDefinition":
                 self.out = self.outer.pop()
             else:
@@ -328,8 +333,7 @@ class _Writer:
         if kind == "Heading" and self.heading is not None:
             index, level, words = self.heading
             self.heading = None
-            anchor = self.unique_id(slug("".join(words)))
-            self.out[index] = f"<h{level}{self.id(anchor)}>"
+            self.headings.append((self.out, index, level, slug("".join(words))))
             self.write(f"</h{level}>\n")
         elif kind == "BlockQuote":
             self.write("</blockquote>\n")
@@ -398,4 +402,5 @@ def to_html(markdown: str, *, limit: int, id_marker: str = "") -> Rendered:
             )
             writer.links_may_start = True
     writer.footnotes_section()
+    writer.heading_ids()
     return Rendered("".join(writer.out), frozenset(writer.ids))

@@ -72,11 +72,17 @@ _ATTRIBUTES: Final = {
     "a": {"href", "hreflang", "aria-describedby", "aria-label", "data-footnote-ref",
           "data-footnote-backref"},
     "code": {"class"},
-    "input": {"checked"},
     "section": {"data-footnotes"},
 }  # fmt: skip
-# Whatever raw HTML says, an input is a disabled checkbox (nothing to type into or submit).
-_INPUT: Final = {"input": {"type": "checkbox", "disabled": ""}}
+# Whatever raw HTML says, an input is a disabled checkbox (nothing to type into or submit):
+# shallow_html writes every <input> as one of these two, the sanitizer keeps nothing else.
+_CHECKBOX: Final = '<input type="checkbox" disabled="">'
+_CHECKED_BOX: Final = '<input type="checkbox" disabled="" checked="">'
+_CHECKED: Final = re.compile(r"[\t\n\f\r ]checked(?=[\t\n\f\r /=>])", re.IGNORECASE)
+_ATTRIBUTE_VALUES: Final = {
+    **{cell: {"style": set(_ALIGNMENTS)} for cell in ("th", "td")},
+    "input": {"type": {"checkbox"}, "disabled": {""}, "checked": {""}},
+}
 _LANGUAGE: Final = re.compile(r"language-[^\s\"'<>&]++")
 
 TOO_LARGE = (
@@ -107,8 +113,7 @@ def render_markdown(body: str) -> str:
         tags=set(ALLOWED_TAGS),
         attributes=_ATTRIBUTES,
         attribute_filter=_attribute_filter(marker, rendered.ids),
-        tag_attribute_values={cell: {"style": set(_ALIGNMENTS)} for cell in ("th", "td")},
-        set_tag_attribute_values=_INPUT,
+        tag_attribute_values=_ATTRIBUTE_VALUES,
         url_schemes=set(_URL_SCHEMES),
         link_rel="noopener noreferrer",
     )
@@ -380,6 +385,8 @@ def shallow_html(html: str) -> str:
             # Most tags open an element and nothing else: that path is kept short.
             if name in _PLAIN and (not table or names[table[-1]] in _CELLS):
                 tree.push(name, piece[0])
+            elif name == "input":
+                tree.start(name, _CHECKED_BOX if _CHECKED.search(piece[0]) else _CHECKBOX)
             elif name in ALLOWED_TAGS:
                 tree.start(name, piece[0])
         elif kind == "end":
