@@ -35,7 +35,7 @@ from cms.articles.models import (
     TrashedArticle,
     article_tags,
 )
-from cms.articles.rendering import BodyTooComplex, render_markdown
+from cms.articles.rendering import RENDERER_VERSION, BodyTooComplex, render_markdown
 from cms.articles.slugs import available_slug, is_valid_slug, slug_from_title
 from cms.articles.tags import clean_tags, tags_named
 from cms.audit import service as audit
@@ -377,6 +377,7 @@ def create_article(
         title=title,
         body=body,
         body_html=_render(body),
+        rendered_with=RENDERER_VERSION,
         status=draft.status,
         published_at=_publication_time(draft.status, published_at),
         # By id, not relationship: linking the author would cascade this not-yet-inserted
@@ -455,6 +456,7 @@ def update_article(
             if body != article.body:
                 article.body = body
                 article.body_html = _render(body)
+                article.rendered_with = RENDERER_VERSION
         if not isinstance(changes.published_at, Unset):
             article.published_at = _checked_time(changes.published_at)
         if not isinstance(changes.status, Unset):
