@@ -63,6 +63,7 @@ _SIMPLE_END: Final = {
 _OPENS_LINKS: Final = frozenset({"Emphasis", "Strong", "Strikethrough"})
 # Text without these holds no autolink: most text skips the scan.
 _MAY_LINK: Final = re.compile(r"www\.|://|@").search
+_NOT_SLUG_ASCII: Final = re.compile(r"[^a-z0-9_ -]")
 _PARAGRAPH_END: Final = "</p>\n"
 _RAW_LINK: Final = re.compile(r"<(/?)a(?=[\s/>])", re.IGNORECASE)
 
@@ -79,6 +80,8 @@ def escape_href(url: str) -> str:
 def slug(text: str) -> str:
     """github's anchor for a heading's text: lower case, punctuation and symbols dropped,
     each space a ``-``."""
+    if text.isascii():
+        return _NOT_SLUG_ASCII.sub("", text.lower()).replace(" ", "-")
     kept = (
         char for char in text.lower() if char in "-_ " or unicodedata.category(char)[0] in "LNM"
     )
@@ -333,7 +336,13 @@ class _Writer:
         if kind == "Heading" and self.heading is not None:
             index, level, words = self.heading
             self.heading = None
-            self.headings.append((self.out, index, level, slug("".join(words))))
+            base = slug("".join(words))
+            self.headings.append((self.out, index, level, base))
+            # The start tag is written at the end; its size counts now (and a numbered
+            # repeat's suffix, generously).
+            self.size += len(self.id_marker) + len(ID_PREFIX) + len(base) + 24
+            if self.size > self.limit:
+                raise OutputTooLarge
             self.write(f"</h{level}>\n")
         elif kind == "BlockQuote":
             self.write("</blockquote>\n")
