@@ -108,7 +108,8 @@ class _Writer:
     footnotes: dict[str, _Footnote] = field(default_factory=dict)
     referenced: list[_Footnote] = field(default_factory=list)
     outer: list[list[str]] = field(default_factory=list)  # around footnote definitions
-    links: int = 0  # open Markdown links (and raw <a> elements): no autolinks inside
+    # Open Markdown links and raw <a> elements: no autolinks inside.
+    links: int = 0
     raw_links: int = 0
     image: int = 0  # open images: their content is the alt text
     alt: list[str] = field(default_factory=list)
@@ -149,11 +150,7 @@ class _Writer:
                 f'<a href="{escape_href(href)}">{html.escape(text[start:end], quote=False)}</a>'
             )
             position = end
-        self.write(
-            html.escape(text[position:], quote=False)
-            if position
-            else html.escape(text, quote=False)
-        )
+        self.write(html.escape(text[position:], quote=False))
 
     def heading_ids(self) -> None:
         """Give each heading its id, in document order, once the footnotes have theirs: a
@@ -293,8 +290,6 @@ class _Writer:
                 self.out = []
             else:
                 self.out = note.body
-        elif kind == "HtmlBlock":
-            pass
 
     def end(self, tag: Any) -> None:
         if isinstance(tag, str):
