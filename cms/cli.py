@@ -21,7 +21,9 @@ from sqlalchemy.exc import DBAPIError
 
 from cms import dumps, logs, migrations
 from cms.actors import COMMAND_LINE, SYSTEM
+from cms.articles import rerender
 from cms.articles.models import Article
+from cms.articles.rendering import RENDERER_VERSION
 from cms.config import Settings
 from cms.db import Database, UnitOfWork
 from cms.demo import seed_demo
@@ -293,6 +295,37 @@ def seed_demo_command(
             raise _fail(str(exc)) from exc
     elapsed = time.perf_counter() - started
     typer.echo(f"Added {result.users} users and {result.articles} articles in {elapsed:.1f}s.")
+
+
+@app.command("rerender")
+def rerender_command(
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Articles per transaction")
+    ] = rerender.BATCH_SIZE,
+) -> None:
+    """Render again the articles an older Markdown renderer stored (resumable: a second
+    run, or one after an interrupted run, does only what is left)."""
+    settings = _settings()
+    started = time.perf_counter()
+    with _opened(settings) as database:
+
+        def report(progress: rerender.RerenderProgress) -> None:
+            typer.echo(
+                f"{progress.checked}/{progress.to_do} checked: {progress.changed} changed, "
+                f"{progress.unchanged} unchanged, {progress.skipped} saved meanwhile, "
+                f"{len(progress.refused)} refused",
+                err=True,
+            )
+
+        result = rerender.rerender_articles(database, batch_size=batch_size, on_batch=report)
+    elapsed = time.perf_counter() - started
+    for article_id, reason in result.refused:
+        typer.echo(f"Article {article_id} kept its old HTML: {reason}", err=True)
+    typer.echo(
+        f"Renderer {RENDERER_VERSION}: {result.changed} articles re-rendered, "
+        f"{result.unchanged} already up to date, {result.skipped} saved meanwhile, "
+        f"{len(result.refused)} refused, in {elapsed:.1f}s."
+    )
 
 
 @app.command()

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Insert, String, cast, event, func, insert, literal, select
 
 from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag, article_tags
-from cms.articles.rendering import render_markdown
+from cms.articles.rendering import RENDERER_VERSION, render_markdown
 from cms.articles.slugs import first_free_slug, slug_from_title
 from cms.articles.tags import tag_slug
 from cms.db import Database, larger_multirow_inserts, utcnow
@@ -356,6 +356,7 @@ def _article_row(
         "slug": slug,
         "body": body,
         "body_html": body_html,
+        "rendered_with": RENDERER_VERSION,
         "status": status,
         "published_at": published_at,
         "created_at": created_at,

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from cms import migrations, security
 from cms.articles.models import Article, ArticleStatus
-from cms.articles.rendering import render_markdown
+from cms.articles.rendering import RENDERER_VERSION, render_markdown
 from cms.articles.slugs import slug_from_title
 from cms.config import Settings
 from cms.db import Base, Database
@@ -282,6 +282,7 @@ def make_article(database: Database) -> ArticleFactory:
             slug=slug or slug_from_title(title),
             body=body,
             body_html=render_markdown(body),
+            rendered_with=RENDERER_VERSION,
             status=status,
             published_at=published_at,
             author_id=author.id,

@@ -82,6 +82,7 @@ def test_a_populated_released_database_upgrades_and_downgrades_with_its_rows(
         assert user.session_version == 3 and user.role is Role.ADMIN
         assert security.verify_password("a password that works", user.hashed_password)[0]
         assert article is not None and article.version == 4 and article.author_id == 7
+        assert article.rendered_with == 0  # the renderer before GFM wrote it: cms rerender
         assert article.published_at == datetime(2026, 1, 3, 0, 0, 0, 1, tzinfo=UTC)
         with database.sessionmaker() as session:
             history = session.scalars(select(ArticleRevision)).all()

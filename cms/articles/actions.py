@@ -35,7 +35,7 @@ from cms.articles.models import (
     ArticleStatus,
     TrashedArticle,
 )
-from cms.articles.rendering import BodyTooComplex, render_markdown
+from cms.articles.rendering import RENDERER_VERSION, BodyTooComplex, render_markdown
 from cms.articles.service import (
     etag_matches,
     get_revision,
@@ -112,6 +112,7 @@ class CreateArticle(Action[Article]):
             title=title,
             body=validated(Body, "body", draft.body),
             body_html=self._body_html,
+            rendered_with=RENDERER_VERSION,
             status=status,
             published_at=published_at,
             # By id, not relationship: linking the author would cascade this
@@ -499,6 +500,7 @@ def _edit(
             if body != article.body:
                 article.body = body
                 article.body_html = body_html if body_html is not None else _render(body)
+                article.rendered_with = RENDERER_VERSION
         status = article.status if isinstance(changes.status, Unset) else changes.status
         given = not isinstance(changes.published_at, Unset)
         when = (

@@ -13,10 +13,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     UniqueConstraint,
     and_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,6 +131,9 @@ class Article(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # Optimistic concurrency: an UPDATE that lost a race fails instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Which renderer (cms.articles.rendering.RENDERER_VERSION) wrote body_html; 0 when not
+    # known, so that `cms rerender` brings the row up to date.
+    rendered_with: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
 
     author: Mapped[User] = relationship(back_populates="articles")
     # In the order they were given; shown sorted by name.

@@ -2,15 +2,18 @@
 
 Three steps, each linear in its input once nesting is bounded:
 
-1. pulldown-cmark (through pyromark) renders the Markdown: CommonMark with tables and
-   strikethrough; raw HTML passes through for the sanitizer to judge.
+1. :mod:`cms.articles.gfm` renders the Markdown as github.com does (pulldown-cmark parses:
+   CommonMark with tables, strikethrough, task lists, footnotes, bare-URL autolinks, heading
+   ids and fence languages); raw HTML passes through for the sanitizer to judge.
 2. :func:`shallow_html` rewrites that HTML so that an HTML5 parser has nothing left to
    infer, and refuses it when elements nest more than :data:`MAX_NESTING` deep. HTML5
    parsers (html5ever in ammonia, lexbor) take time quadratic in nesting depth: 64 KB of
    ``>`` (a quote in a quote…) took ammonia 13 s, 1 MiB never finished.
 3. ammonia (nh3) sanitizes: the security boundary. Only :data:`ALLOWED_TAGS`, their safe
    attributes and ``http``, ``https`` and ``mailto`` links survive (no ``<script>``, no
-   ``on*`` handlers, no ``javascript:`` links).
+   ``on*`` handlers, no ``javascript:`` links). Classes survive only as ``language-*`` on
+   ``<code>``; an ``<input>`` is always a disabled checkbox; every ``id`` starts with
+   ``user-content-`` (see :func:`_attribute_filter`).
 
 Counting tags alone cannot bound what the parser builds: it reopens an unclosed ``<b>``
 inside every later ``<div>``, keeps ``<b><div></b>`` open although every tag is closed,
@@ -21,12 +24,20 @@ one counted here.
 """
 
 import re
+import secrets
+from collections.abc import Callable
 from typing import Final
 
 import nh3
-import pyromark
 
+from cms.articles.gfm import ID_PREFIX, OutputTooLarge, to_html
 from cms.fields import BODY_MAX_BYTES
+
+# Which renderer wrote an article's stored ``body_html``: raise it whenever the same
+# Markdown would render differently, and ``cms rerender`` brings stored articles up to it.
+# 0: CommonMark with tables and strikethrough (pyromark's own HTML writer).
+# 1: GitHub-flavoured: autolinks, task lists, footnotes, heading ids, fence languages.
+RENDERER_VERSION: Final = 1
 
 # Markdown can multiply (a reference link used thousands of times); HTML past this is refused.
 BODY_HTML_MAX_BYTES = 4 * BODY_MAX_BYTES
@@ -44,16 +55,35 @@ ALLOWED_TAGS: Final = frozenset(
         "a", "abbr", "acronym", "area", "article", "aside", "b", "bdi", "bdo", "blockquote",
         "br", "caption", "center", "cite", "code", "col", "colgroup", "data", "dd", "del",
         "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "footer", "h1",
-        "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "i", "img", "ins", "kbd",
-        "li", "map", "mark", "nav", "ol", "p", "pre", "q", "rp", "rt", "rtc", "ruby", "s",
-        "samp", "small", "span", "strike", "strong", "sub", "summary", "sup", "table",
-        "tbody", "td", "th", "thead", "time", "tr", "tt", "u", "ul", "var", "wbr",
+        "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "i", "img", "input", "ins",
+        "kbd", "li", "map", "mark", "nav", "ol", "p", "pre", "q", "rp", "rt", "rtc", "ruby",
+        "s", "samp", "section", "small", "span", "strike", "strong", "sub", "summary", "sup",
+        "table", "tbody", "td", "th", "thead", "time", "tr", "tt", "u", "ul", "var", "wbr",
     }
 )  # fmt: skip
 _URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
 # pulldown-cmark aligns table columns with these exact styles; no other style is kept.
 _ALIGNMENTS: Final = frozenset(f"text-align: {side}" for side in ("left", "center", "right"))
-_MARKDOWN: Final = pyromark.Options.ENABLE_TABLES | pyromark.Options.ENABLE_STRIKETHROUGH
+# ammonia's default attributes, and those the GFM renderer writes: ids (every element may
+# carry one: raw HTML anchors), a task's tick, the footnotes' links and a fence's language.
+_ATTRIBUTES: Final = {
+    **{tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"id", "lang", "title"},
+    "a": {"href", "hreflang", "aria-describedby", "aria-label", "data-footnote-ref",
+          "data-footnote-backref"},
+    "code": {"class"},
+    "section": {"data-footnotes"},
+}  # fmt: skip
+# Whatever raw HTML says, an input is a disabled checkbox (nothing to type into or submit):
+# shallow_html writes every <input> as one of these two, the sanitizer keeps nothing else.
+_CHECKBOX: Final = '<input type="checkbox" disabled="">'
+_CHECKED_BOX: Final = '<input type="checkbox" disabled="" checked="">'
+_CHECKED: Final = re.compile(r"[\t\n\f\r ]checked(?=[\t\n\f\r /=>])", re.IGNORECASE)
+_ATTRIBUTE_VALUES: Final = {
+    **{cell: {"style": set(_ALIGNMENTS)} for cell in ("th", "td")},
+    "input": {"type": {"checkbox"}, "disabled": {""}, "checked": {""}},
+}
+_LANGUAGE: Final = re.compile(r"language-[^\s\"'<>&]++")
 
 TOO_LARGE = (
     "Body renders to more than 4 MiB of HTML (quotes or lists nested thousands deep, or a "
@@ -71,17 +101,58 @@ class BodyTooComplex(ValueError):
 
 def render_markdown(body: str) -> str:
     """Sanitized HTML for a Markdown ``body``; :class:`BodyTooComplex` past the limits."""
-    html = pyromark.html(body, options=_MARKDOWN)
+    marker = secrets.token_hex(8)
+    try:
+        rendered = to_html(body, limit=BODY_HTML_MAX_BYTES, id_marker=marker)
+    except OutputTooLarge:
+        raise BodyTooComplex(TOO_LARGE) from None
+    html = rendered.html
     _check_size(html)
     cleaned = nh3.clean(
         shallow_html(html),
         tags=set(ALLOWED_TAGS),
-        tag_attribute_values={cell: {"style": set(_ALIGNMENTS)} for cell in ("th", "td")},
+        attributes=_ATTRIBUTES,
+        attribute_filter=_attribute_filter(marker, rendered.ids),
+        tag_attribute_values=_ATTRIBUTE_VALUES,
         url_schemes=set(_URL_SCHEMES),
         link_rel="noopener noreferrer",
     )
     _check_size(cleaned)
     return cleaned
+
+
+def _attribute_filter(
+    marker: str, generated: frozenset[str]
+) -> Callable[[str, str, str], str | None]:
+    """The sanitizer's last word on ids, in-page links and classes.
+
+    Every id starts with ``user-content-``, so none can clash with, or clobber, an id of
+    the page an article is shown in. The renderer's own ids (headings, footnotes) come
+    marked with ``marker``, which raw HTML cannot guess; an id written in raw HTML gets the
+    prefix too, and is dropped if the renderer or an earlier element already uses it. A
+    link to ``#name`` points at ``#user-content-name``, so ``[see](#intro)`` reaches the
+    heading "Intro". A class survives only as ``language-*`` on ``<code>``.
+    """
+    seen: set[str] = set()
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute == "id":
+            if value.startswith(marker):
+                return value[len(marker) :]
+            if not value.startswith(ID_PREFIX):
+                value = ID_PREFIX + value
+            if value in generated or value in seen:
+                return None
+            seen.add(value)
+            return value
+        if attribute == "href" and value.startswith("#") and not value.startswith("#" + ID_PREFIX):
+            return f"#{ID_PREFIX}{value[1:]}"
+        if attribute == "class":
+            languages = [name for name in value.split() if _LANGUAGE.fullmatch(name)]
+            return " ".join(languages) or None
+        return value
+
+    return keep
 
 
 def _check_size(html: str) -> None:
@@ -115,7 +186,7 @@ _PIECE: Final = re.compile(
 )
 _WHITESPACE: Final = "\t\n\f\r "
 
-_VOID: Final = frozenset({"area", "br", "col", "hr", "img", "wbr"})
+_VOID: Final = frozenset({"area", "br", "col", "hr", "img", "input", "wbr"})
 _HEADINGS: Final = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _TABLE_PARTS: Final = frozenset({"caption", "colgroup", "col", "tbody", "thead", "tr", "td", "th"})
 _CELLS: Final = frozenset({"td", "th", "caption"})
@@ -123,7 +194,7 @@ _CELLS: Final = frozenset({"td", "th", "caption"})
 _CLOSE_P: Final = _HEADINGS | {
     "article", "aside", "blockquote", "center", "details", "div", "dl", "figcaption",
     "figure", "footer", "header", "hgroup", "hr", "li", "dd", "dt", "nav", "ol", "p", "pre",
-    "summary", "table", "ul",
+    "section", "summary", "table", "ul",
 }  # fmt: skip
 # The HTML standard's "special" elements among the allowed, less div and p: a new <li>
 # (or <dd>) closes the open one unless one of these lies between.
@@ -314,6 +385,8 @@ def shallow_html(html: str) -> str:
             # Most tags open an element and nothing else: that path is kept short.
             if name in _PLAIN and (not table or names[table[-1]] in _CELLS):
                 tree.push(name, piece[0])
+            elif name == "input":
+                tree.start(name, _CHECKED_BOX if _CHECKED.search(piece[0]) else _CHECKBOX)
             elif name in ALLOWED_TAGS:
                 tree.start(name, piece[0])
         elif kind == "end":

@@ -187,7 +187,7 @@ def test_body_is_rendered_and_sanitized(
     article = create(api, headers, body=body)
     html = str(article["body_html"])
     assert article["body"] == body
-    assert "<h1>Heading</h1>" in html and "<em>emphasis</em>" in html
+    assert '<h1 id="user-content-heading">Heading</h1>' in html and "<em>emphasis</em>" in html
     assert 'href="https://example.com"' in html
     assert "<script" not in html and "onerror" not in html
     assert "javascript:" not in html
