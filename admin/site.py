@@ -21,6 +21,7 @@ from admin.pages import Pages
 from admin.views import AdminError, ArticleAdmin, AuditAdmin, TrashAdmin, UserAdmin
 from cms.config import Settings
 from cms.db import Database, utcnow
+from cms.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +151,14 @@ def _answer_errors(admin: Admin) -> None:
         response.headers["Retry-After"] = "30"
         return response
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        # A rule below the back office refused what was asked (a search of too many
+        # words): the rule's own message, on a page with the layout.
+        message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+        response: Response = await render_http_error(request, HTTPException(422, message))
+        return response
+
+    admin.admin.add_exception_handler(InvalidInput, refused)
     # OverflowError: an id too large for SQLite's INTEGER.
     for kind in (ValueError, LookupError, OverflowError):
         admin.admin.add_exception_handler(kind, malformed)

@@ -32,7 +32,7 @@ from cms import permissions
 from cms.articles import service as articles
 from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.models import TRASH_DAYS, Article, ArticleStatus, TrashedArticle
-from cms.articles.reads import matches_search
+from cms.articles.search import matches_search
 from cms.audit import service as audit
 from cms.audit.models import AuditEntry
 from cms.changes import UNSET
