@@ -8,15 +8,18 @@ from fastapi import FastAPI
 from jinja2 import pass_context
 from sqladmin import Admin
 from sqlalchemy.exc import OperationalError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin.auth import UNAVAILABLE, PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import MAX_FORM_BYTES, csrf_token
 from admin.editorial import EditorialPages
+from admin.links import render_with_paths
 from admin.pages import Pages
 from admin.views import AdminError, ArticleAdmin, AuditAdmin, TrashAdmin, UserAdmin
 from cms.config import Settings
@@ -61,9 +64,42 @@ def install_back_office(app: FastAPI) -> Admin:
         admin.add_view(type(view.__name__, (view,), {}))
     _add_pages(admin, Pages(admin, auth))
     _template_helpers(admin)
+    render_with_paths(admin)
+    admin.admin.add_middleware(NoStoreMiddleware)
     _answer_errors(admin)
     _log_user_mistakes_as_one_line()
     return admin
+
+
+# Files the same for everyone (scripts, styles): the only back-office answers a cache may keep.
+STATIC_PREFIXES = ("/statics/", "/cms-statics/")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every back-office answer (pages, exports, ajax,
+    errors, redirects) but its static files: they show one signed-in person's view, and
+    no browser history, shared cache or proxy may keep a copy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        inside = scope["path"].removeprefix(scope.get("root_path", ""))
+        if inside.startswith(STATIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Cache-Control"] = "no-store"
+                headers.setdefault("Pragma", "no-cache")
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 def _add_pages(admin: Admin, pages: Pages) -> None:
