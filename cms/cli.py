@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -369,11 +370,16 @@ def _dump_file(output: str) -> Iterator[IO[bytes]]:
         sys.stdout.buffer.flush()
         return
     path = Path(output)
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A new file under a random name, created exclusively (O_EXCL): a file or a
+        # symlink someone else placed beside the output is never opened, let alone
+        # written through. mkstemp makes it 0600.
+        descriptor, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+        )
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror}") from exc
+    partial = Path(name)
     try:
         os.fchmod(descriptor, 0o600)
         with os.fdopen(descriptor, "wb", buffering=1024 * 1024) as out:
