@@ -35,6 +35,7 @@ from cms.articles.models import TRASH_DAYS, Article, ArticleStatus, TrashedArtic
 from cms.articles.search import matches_search
 from cms.audit import service as audit
 from cms.audit.models import AuditEntry
+from cms.auth import throttle
 from cms.changes import UNSET
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
@@ -135,6 +136,7 @@ class ServiceModelView(ModelView):
             actor = session.get(User, actor_id)
             if actor is None or not permissions.can_use_back_office(actor):
                 raise AdminError("Your account can no longer use the back office")
+            throttle.charge_write(session, actor.id, database.limits, utcnow())
             return actor
 
         def in_transaction() -> T:

@@ -64,7 +64,7 @@ def _settings() -> Settings:
 
 def _database(settings: Settings) -> Database:
     try:
-        return Database(settings.database_url, echo=settings.sql_echo)
+        return Database(settings.database_url, echo=settings.sql_echo, limits=settings.write_limits)
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from exc
 

@@ -36,6 +36,7 @@ from cms.articles.models import (
     article_tags,
 )
 from cms.articles.rendering import BodyTooComplex, render_markdown
+from cms.articles.retention import apply_retention
 from cms.articles.slugs import available_slug, is_valid_slug, slug_from_title
 from cms.articles.tags import clean_tags, tags_named
 from cms.audit import service as audit
@@ -738,6 +739,7 @@ def _save_revision(uow: UnitOfWork, article: Article) -> ArticleRevision:
     )
     session.add(revision)
     session.flush()
+    apply_retention(uow, article.id)
     return revision
 
 
