@@ -18,6 +18,7 @@ from admin.auth import UNAVAILABLE, StaffAuthentication, current_user
 
 if TYPE_CHECKING:
     from sqladmin import Admin
+from cms.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,12 @@ def answer_errors(admin: Admin, auth: StaffAuthentication) -> None:
         logger.warning("back office: database unavailable: %s", getattr(exc, "orig", exc))
         return await page(request, 503, UNAVAILABLE)
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        # A rule below the back office refused what was asked (a search of too many
+        # words): the rule's own message, on a page with the layout.
+        message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+        return await page(request, 422, message)
+
     async def server_error(request: Request, exc: Exception) -> Response:
         # Starlette re-raises the error after this answer: the observer logs it, once.
         try:
@@ -96,6 +103,7 @@ def answer_errors(admin: Admin, auth: StaffAuthentication) -> None:
             return PlainTextResponse("Internal server error", status_code=500)
 
     admin.admin.add_exception_handler(HTTPException, http_error)
+    admin.admin.add_exception_handler(InvalidInput, refused)
     # OverflowError: an id too large for SQLite's INTEGER.
     for kind in (ValueError, LookupError, OverflowError):
         admin.admin.add_exception_handler(kind, malformed)

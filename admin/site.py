@@ -7,16 +7,19 @@ from typing import Any
 from fastapi import FastAPI
 from jinja2 import pass_context
 from sqladmin import Admin
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin.audit import AuditAdmin, AuditPages
 from admin.auth import PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import MAX_FORM_BYTES, csrf_token
 from admin.editorial import EditorialPages
 from admin.errors import answer_errors
+from admin.links import render_with_paths
 from admin.pages import Pages
 from admin.trash import TrashAdmin
 from admin.views import AdminError, ArticleAdmin, UserAdmin
@@ -66,8 +69,41 @@ def install_back_office(app: FastAPI) -> Admin:
     app.state.back_office = admin
     _template_helpers(admin)
     answer_errors(admin, auth)
+    render_with_paths(admin)
+    admin.admin.add_middleware(NoStoreMiddleware)
     _log_user_mistakes_as_one_line()
     return admin
+
+
+# Files the same for everyone (scripts, styles): the only back-office answers a cache may keep.
+STATIC_PREFIXES = ("/statics/", "/cms-statics/")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every back-office answer (pages, exports, ajax,
+    errors, redirects) but its static files: they show one signed-in person's view, and
+    no browser history, shared cache or proxy may keep a copy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        inside = scope["path"].removeprefix(scope.get("root_path", ""))
+        if inside.startswith(STATIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Cache-Control"] = "no-store"
+                headers.setdefault("Pragma", "no-cache")
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 def _add_pages(admin: Admin, pages: Pages) -> None:

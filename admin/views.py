@@ -34,7 +34,8 @@ from cms.articles import actions
 from cms.articles import service as articles
 from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.models import TRASH_DAYS, Article, ArticleState, ArticleStatus
-from cms.articles.reads import matches_search
+from cms.articles.search import matches_search
+from cms.auth import throttle
 from cms.changes import UNSET, Unset
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
@@ -135,6 +136,7 @@ class ServiceModelView(ConfinedModelView):
             actor = session.get(User, actor_id)
             if actor is None or not permissions.can_use_back_office(actor):
                 raise AdminError("Your account can no longer use the back office")
+            throttle.charge_write(session, actor.id, database.limits, utcnow())
             return actor
 
         def in_transaction() -> T:

@@ -55,7 +55,7 @@ class ASCIIJSONResponse(JSONResponse):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for ``settings`` (default: from the environment), without the back office."""
     settings = settings or get_settings()
-    database = Database(settings.database_url, echo=settings.sql_echo)
+    database = Database(settings.database_url, echo=settings.sql_echo, limits=settings.write_limits)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

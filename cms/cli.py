@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,7 +66,7 @@ def _settings() -> Settings:
 
 def _database(settings: Settings) -> Database:
     try:
-        return Database(settings.database_url, echo=settings.sql_echo)
+        return Database(settings.database_url, echo=settings.sql_echo, limits=settings.write_limits)
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from exc
 
@@ -402,11 +403,16 @@ def _dump_file(output: str) -> Iterator[IO[bytes]]:
         sys.stdout.buffer.flush()
         return
     path = Path(output)
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A new file under a random name, created exclusively (O_EXCL): a file or a
+        # symlink someone else placed beside the output is never opened, let alone
+        # written through. mkstemp makes it 0600.
+        descriptor, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+        )
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror}") from exc
+    partial = Path(name)
     try:
         os.fchmod(descriptor, 0o600)
         with os.fdopen(descriptor, "wb", buffering=1024 * 1024) as out:

@@ -6,6 +6,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,6 +29,23 @@ DEFAULT_SECRET_KEY_FILE = Path("~/.config/cms/secret_key")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+@dataclass(frozen=True)
+class WriteLimits:
+    """What one account may write and what each article's history keeps (docs/api.md,
+    "Limits on writing"): the settings ``CMS_WRITE_RATE_*`` and ``CMS_REVISIONS_*``."""
+
+    # Writes (API requests and back-office saves or actions) one account may make per
+    # fixed window of a minute and of an hour.
+    per_minute: int = 120
+    per_hour: int = 1800
+    # Every article keeps its first revision and its newest ``revisions_newest``; of the
+    # older ones, those that were published (what readers saw), newest first, at most
+    # ``revisions_published`` of them and ``revisions_older_bytes`` of title and body.
+    revisions_newest: int = 10
+    revisions_published: int = 20
+    revisions_older_bytes: int = 4 * 1024 * 1024
 
 
 def address_in(address: str | None, networks: Iterable[Network]) -> bool:
@@ -64,6 +82,17 @@ class Settings(BaseSettings):
     # Accounts one client address may create per window.
     signup_max_per_client: int = Field(default=10, ge=1)
     signup_window_seconds: int = Field(default=3600, ge=1)
+    # Writes one signed-in account may make (API and back office; the CLI is not
+    # counted) per minute and per hour; past either, 429 with Retry-After.
+    write_rate_per_minute: int = Field(default=WriteLimits.per_minute, ge=1, le=1_000_000)
+    write_rate_per_hour: int = Field(default=WriteLimits.per_hour, ge=1, le=10_000_000)
+    # What an article's history keeps (see WriteLimits): the newest revisions, and of
+    # the older ones the published, within a count and a size.
+    revisions_keep_newest: int = Field(default=WriteLimits.revisions_newest, ge=1, le=10_000)
+    revisions_keep_published: int = Field(default=WriteLimits.revisions_published, ge=0, le=100_000)
+    revisions_older_max_bytes: int = Field(
+        default=WriteLimits.revisions_older_bytes, ge=0, le=1024**4
+    )
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks,
     # comma-separated). Empty: the client is whoever connected.
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
@@ -155,6 +184,26 @@ class Settings(BaseSettings):
         elif len(self.secret_key.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"CMS_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return self
+
+    @model_validator(mode="after")
+    def _hours_hold_minutes(self) -> "Settings":
+        if self.write_rate_per_hour < self.write_rate_per_minute:
+            raise ValueError(
+                f"CMS_WRITE_RATE_PER_HOUR ({self.write_rate_per_hour}) must be at least "
+                f"CMS_WRITE_RATE_PER_MINUTE ({self.write_rate_per_minute})"
+            )
+        return self
+
+    @property
+    def write_limits(self) -> WriteLimits:
+        """The write rate and revision retention, as the unit of work applies them."""
+        return WriteLimits(
+            per_minute=self.write_rate_per_minute,
+            per_hour=self.write_rate_per_hour,
+            revisions_newest=self.revisions_keep_newest,
+            revisions_published=self.revisions_keep_published,
+            revisions_older_bytes=self.revisions_older_max_bytes,
+        )
 
     @property
     def secret(self) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from cms.actors import COMMAND_LINE, Origin
+from cms.config import WriteLimits
 from cms.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -240,10 +241,18 @@ class UnitOfWork:
     change is durable (a cache purge, a webhook) is registered with :meth:`after_commit`.
     """
 
-    def __init__(self, session: Session, actor: Actor | None, origin: Origin) -> None:
+    def __init__(
+        self,
+        session: Session,
+        actor: Actor | None,
+        origin: Origin,
+        limits: WriteLimits | None = None,
+    ) -> None:
         self.session = session
         self.actor = actor
         self.origin = origin
+        # The installation's write rate and revision retention.
+        self.limits = limits or WriteLimits()
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, hook: Callable[[], None]) -> None:
@@ -263,8 +272,9 @@ class UnitOfWork:
 class Database:
     """One engine, the session factory built on it, and the unit of work every write uses."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, limits: WriteLimits | None = None) -> None:
         self.url = url
+        self.limits = limits or WriteLimits()
         self.engine = create_db_engine(url, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
@@ -307,7 +317,7 @@ class Database:
         with self.sessionmaker() as session, session.begin():
             begin_write(session)
             resolved = actor(session) if callable(actor) else actor
-            work = UnitOfWork(session, resolved, origin)
+            work = UnitOfWork(session, resolved, origin, self.limits)
             yield work
         work._run_after_commit_hooks()
 

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from cms import security
 from cms.actors import Origin
+from cms.auth import throttle
 from cms.auth.service import user_for_credentials
 from cms.config import Settings
-from cms.db import Database, UnitOfWork
+from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import NotAuthenticated
 from cms.users.models import User
 
@@ -131,6 +132,8 @@ class Writer:
             user = _load_caller(session, self.credentials)
             if user is None and not anonymous:
                 raise NotAuthenticated(NO_TOKEN)
+            if user is not None:
+                throttle.charge_write(session, user.id, self.database.limits, utcnow())
             return user
 
         return self.database.run(work, actor=actor, origin=self.origin)

@@ -60,7 +60,8 @@ class AuthenticationFailed(DomainError):
 
 
 class TooManyAttempts(DomainError):
-    """Too many failed logins; try again after ``retry_after`` seconds."""
+    """Too many attempts (failed logins, sign-ups, an account's writes); try again after
+    ``retry_after`` seconds."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

@@ -48,7 +48,7 @@ DESCRIPTIONS: dict[int, str] = {
     409: "Clashes with the current state (a taken email or slug, a lost race)",
     412: "If-Match names an earlier version: someone changed it since; nothing changed",
     413: "The request body is larger than the API accepts (8 MiB)",
-    429: "Too many attempts from this client or for this account: retry after Retry-After seconds",
+    429: "Too many attempts or writes from this client or account: retry after Retry-After seconds",
     503: "The database is unavailable or busy: retry after Retry-After seconds",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
@@ -78,6 +78,7 @@ def _shared_answers(route: RouteContext) -> tuple[set[int], bool]:
         codes.update((400, 413))
     if get_writer in calls:
         codes.add(409)  # besides a route's own conflicts: a write that lost a race
+        codes.add(429)  # a signed-in account past its write rate
     needs_token = get_signed_in_viewer in calls or get_writer in calls
     return codes, needs_token
 

@@ -460,3 +460,49 @@ def test_a_missing_dump_file_is_explained(site: Site, scratch_databases: Scratch
     result = cms("loaddata", "no-such-file.jsonl", url=migrated(scratch_databases))
     assert result.exit_code == 1
     assert "Error: cannot read no-such-file.jsonl: No such file or directory" in result.output
+
+
+def test_a_file_planted_at_the_partial_name_is_neither_read_nor_written(
+    site: Site, tmp_path: Path
+) -> None:
+    """Another local user who creates ``.NAME.partial`` first, as a file or as a link to
+    a file of theirs, must not get the dump (and its password hashes) through it."""
+    output = tmp_path / "site.jsonl"
+    planted = tmp_path / f".{output.name}.partial"
+    planted.write_bytes(b"")
+    planted.chmod(0o666)
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_bytes(b"")
+    theirs.chmod(0o666)
+    linked_output = tmp_path / "linked.jsonl"
+    (tmp_path / f".{linked_output.name}.partial").symlink_to(theirs)
+    for destination in (output, linked_output):
+        result = cms("dumpdata", str(destination), url=site.url)
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE(destination.stat().st_mode) == 0o600
+        assert not destination.is_symlink()
+        # The same rows as the site's own dump (the header line says when it was made).
+        assert destination.read_bytes().splitlines()[1:] == site.dump.read_bytes().splitlines()[1:]
+    assert planted.read_bytes() == b"" and stat.S_IMODE(planted.stat().st_mode) == 0o666
+    assert theirs.read_bytes() == b""
+    # Nothing else is left beside the outputs (no stray partial files).
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [
+            output.name,
+            linked_output.name,
+            planted.name,
+            theirs.name,
+            f".{linked_output.name}.partial",
+        ]
+    )
+
+
+def test_a_symlink_at_the_output_is_replaced_not_followed(site: Site, tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_bytes(b"")
+    output = tmp_path / "site.jsonl"
+    output.symlink_to(theirs)
+    result = cms("dumpdata", str(output), url=site.url)
+    assert result.exit_code == 0, result.output
+    assert not output.is_symlink() and stat.S_IMODE(output.stat().st_mode) == 0o600
+    assert theirs.read_bytes() == b""

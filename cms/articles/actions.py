@@ -36,6 +36,7 @@ from cms.articles.models import (
     TrashedArticle,
 )
 from cms.articles.rendering import RENDERER_VERSION, BodyTooComplex, render_markdown
+from cms.articles.retention import apply_retention
 from cms.articles.service import (
     etag_matches,
     get_revision,
@@ -619,6 +620,7 @@ def _save_revision(uow: UnitOfWork, article: Article) -> ArticleRevision:
     )
     session.add(revision)
     session.flush()
+    apply_retention(uow, article.id)
     return revision
 
 

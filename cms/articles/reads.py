@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,18 +25,16 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal_column,
     or_,
     select,
-    text,
 )
-from sqlalchemy.dialects import mysql
 
 from cms import cursors, permissions
 from cms.actors import SYSTEM, Actor
 from cms.articles.etags import matches
 from cms.articles.models import Article, ArticleSlug, ArticleState, Tag, article_tags, state_of
 from cms.articles.projection import from_row, row_etag
+from cms.articles.search import by_relevance, matches_search
 from cms.errors import InvalidInput, NotAuthenticated, NotFound, SlugMoved
 from cms.users.models import User, display_name
 
@@ -255,7 +252,7 @@ def list_articles(
     conditions = _filters(connection, viewer, query, now, search=not relevance)
     ids = select(Article.id).where(*conditions)
     if relevance:
-        ids, offset = _by_relevance(ids, dialect, query.q or ""), int(position.get("p", query.skip))
+        ids, offset = by_relevance(ids, dialect, query.q or ""), int(position.get("p", query.skip))
         ids = ids.offset(offset).limit(query.limit + 1)
     else:
         key, descending = _key(order)
@@ -424,68 +421,3 @@ def _position(query: ListQuery, order: str, secret: str) -> dict[str, Any]:
     elif not isinstance(position.get("i"), int):
         raise InvalidInput("cursor", cursors.BAD_CURSOR, location="query")
     return position
-
-
-# Full-text search: FULLTEXT on MySQL/MariaDB, FTS5 on SQLite (both made by migrations)
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
-
-
-def search_words(q: str) -> str:
-    """What is searched for: ``q`` with control characters as spaces (a NUL ends an FTS5
-    query early and makes it invalid; no word contains one)."""
-    return _CONTROL.sub(" ", q)
-
-
-def _fts_phrase(text_: str) -> str:
-    """The words of a search, each quoted for FTS5 (its operators are not ours)."""
-    words = [word.replace('"', '""') for word in search_words(text_).split()]
-    return " ".join(f'"{word}"' for word in words) or '""'
-
-
-def matches_search(dialect: str, q: str) -> ColumnElement[bool]:
-    """Articles whose title or body matches ``q``."""
-    if dialect == "sqlite":
-        return Article.id.in_(
-            select(literal_column("rowid"))
-            .select_from(text("articles_fts"))
-            .where(text("articles_fts MATCH :fts_query").bindparams(fts_query=_fts_phrase(q)))
-        )
-    score = mysql.match(
-        Article.__table__.c.title, Article.__table__.c.body, against=search_words(q)
-    )
-    condition: ColumnElement[bool] = score.in_natural_language_mode() > 0
-    return condition
-
-
-def _by_relevance(ids: Select[Any], dialect: str, q: str) -> Select[Any]:
-    """``ids`` ordered best match first (bm25 on SQLite, MATCH's score on MySQL)."""
-    if dialect == "sqlite":
-        ranked = (
-            select(
-                literal_column("rowid").label("rowid"),
-                # bm25 with the title weighing twice the body (lower is better).
-                literal_column("bm25(articles_fts, 2.0, 1.0)").label("rank"),
-            )
-            .select_from(text("articles_fts"))
-            .where(text("articles_fts MATCH :fts_query").bindparams(fts_query=_fts_phrase(q)))
-            .subquery()
-        )
-        return (
-            ids.join(ranked, ranked.c.rowid == Article.id)
-            .add_columns((-ranked.c.rank).label("score"))
-            .order_by(ranked.c.rank, Article.id.desc())
-        )
-    q = search_words(q)
-    anywhere = mysql.match(
-        Article.__table__.c.title, Article.__table__.c.body, against=q
-    ).in_natural_language_mode()
-    in_title = mysql.match(Article.__table__.c.title, against=q).in_natural_language_mode()
-    # A match in the title weighs twice one in the body.
-    score = anywhere + 2 * in_title
-    return (
-        ids.where(anywhere > 0)
-        .add_columns(score.label("score"))
-        .order_by(score.desc(), Article.id.desc())
-    )

@@ -1,4 +1,5 @@
-"""Counting attempts against limits (sign-ins, sign-ups), shared by every worker.
+"""Counting attempts against limits (sign-ins, sign-ups, each account's writes), shared
+by every worker.
 
 Each attempt is counted *before* the work it guards (a password check) with one atomic
 upsert per key, so simultaneous attempts can neither race past a limit nor deadlock on
@@ -17,6 +18,13 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
 from cms.auth.models import RateLimit
+from cms.config import WriteLimits
+from cms.errors import TooManyAttempts
+
+WRITES_LIMITED = (
+    "Too many changes from your account in a short time; nothing was saved. "
+    "Try again in {seconds} seconds."
+)
 
 
 @dataclass(frozen=True)
@@ -102,3 +110,24 @@ def _increment(session: Session, limit: Limit, now: datetime) -> Insert:
     # must be computed while ``window_started_at`` still holds the old window.
     mysql_insert = mysql.insert(RateLimit).values(values)
     return mysql_insert.on_duplicate_key_update([("hits", hits), ("window_started_at", started)])
+
+
+def write_limits(account_id: int, limits: WriteLimits) -> list[Limit]:
+    """The limits on one account's writes: per minute and per hour."""
+    subject = str(account_id)
+    return [
+        Limit("writes_per_minute", subject, limits.per_minute, timedelta(minutes=1)),
+        Limit("writes_per_hour", subject, limits.per_hour, timedelta(hours=1)),
+    ]
+
+
+def charge_write(session: Session, account_id: int, limits: WriteLimits, now: datetime) -> None:
+    """Count one write by the account, in the write's own transaction, before it runs.
+
+    Past a limit it raises :class:`TooManyAttempts` (with the seconds until the window
+    resets), so the transaction writes nothing. The count commits or rolls back with the
+    write: a write refused for any reason is not counted. Each account has one counter
+    per window, reused from window to window, so nothing piles up to be swept."""
+    tally = take(session, write_limits(account_id, limits), now)
+    if tally.wait is not None:
+        raise TooManyAttempts(WRITES_LIMITED.format(seconds=tally.wait), retry_after=tally.wait)
