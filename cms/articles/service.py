@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
 from cms.actors import Actor
+from cms.articles import tag_counts
 from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.etags import etag_for, matches
 from cms.articles.models import (
@@ -324,24 +325,6 @@ def revision_tags(revision: ArticleRevision) -> list[str]:
     return names
 
 
-def tag_counts(session: Session) -> list[tuple[Tag, int]]:
-    """Every tag with the number of published, visible articles that carry it."""
-    visible = permissions.published_articles(utcnow())
-    counts = (
-        select(article_tags.c.tag_id, func.count().label("articles"))
-        .join(Article, Article.id == article_tags.c.article_id)
-        .where(visible)
-        .group_by(article_tags.c.tag_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Tag, counts.c.articles)
-        .join(counts, counts.c.tag_id == Tag.id)
-        .order_by(counts.c.articles.desc(), Tag.name)
-    ).all()
-    return [(tag, int(count)) for tag, count in rows]
-
-
 # Writing
 
 
@@ -398,6 +381,7 @@ def create_article(
             raise Conflict("Could not find a free slug for this title; try again")
     article.tags = tags_named(session, tags)
     session.flush()
+    tag_counts.apply(session, None, tag_counts.tagging(article))
     _record(
         uow,
         article,
@@ -439,6 +423,7 @@ def update_article(
     if not permissions.can_edit_article(actor, article):
         raise PermissionDenied("You may only edit your own articles")
     before = _tracked(article)
+    counted = tag_counts.tagging(article)
     # New tags are created first: creating one takes a savepoint, which would flush the
     # article's half-applied changes.
     new_tags: list[Tag] | None = None
@@ -484,6 +469,7 @@ def update_article(
         raise Conflict(SLUG_TAKEN) from exc
     except StaleDataError as exc:
         raise Conflict("The article was changed by someone else; reload it and retry") from exc
+    tag_counts.apply(session, counted, tag_counts.tagging(article))
     _record(uow, article, action or _action_for(before, after), changes=changed)
     return article
 
@@ -558,6 +544,7 @@ def delete_article(uow: UnitOfWork, *, article_id: int, if_match: str | None = N
     )
     session.delete(article)
     session.flush()
+    tag_counts.apply(session, tag_counts.tagging(article), None)
     audit.record(
         uow, action="delete", object_type="article", object_id=article_id, object_repr=article.title
     )
@@ -629,6 +616,7 @@ def restore_from_trash(uow: UnitOfWork, *, article_id: int) -> Article:
         if available_slug(session, old) == old:
             session.add(ArticleSlug(slug=old, article_id=article.id))
     session.flush()
+    tag_counts.apply(session, None, tag_counts.tagging(article))
     _record(uow, article, "undelete")
     return article
 

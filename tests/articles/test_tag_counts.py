@@ -1,0 +1,149 @@
+"""Per-tag counts, kept by every write: always what counting the articles would say, and
+no tag outlives its last article."""
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+
+from cms.articles import service
+from cms.articles.changes import ArticleChanges, ArticleDraft
+from cms.articles.models import Article, ArticleStatus, Tag, TrashedArticle, article_tags
+from cms.db import Database, utcnow
+from cms.roles import Role
+from tests.conftest import UserFactory
+
+T = TypeVar("T")
+NAMES = ["Cooking", "Travel", "Python", "Go", "Music", "Books"]
+
+
+def stored_counts(database: Database) -> dict[str, tuple[int, int]]:
+    with database.reading() as session:
+        return {
+            tag.name: (tag.tagged_count, tag.published_count)
+            for tag in session.scalars(select(Tag))
+        }
+
+
+def recounted(database: Database) -> dict[str, tuple[int, int]]:
+    """The counts by GROUP BY over the articles, as GET /tags/ used to on every read."""
+    links = (
+        select(Tag.name, func.count())
+        .select_from(article_tags)
+        .join(Tag, Tag.id == article_tags.c.tag_id)
+        .join(Article, Article.id == article_tags.c.article_id)
+        .group_by(Tag.name)
+    )
+    with database.reading() as session:
+        tagged = dict(session.execute(links).all())
+        published = dict(
+            session.execute(links.where(Article.status == ArticleStatus.PUBLISHED)).all()
+        )
+    return {name: (count, published.get(name, 0)) for name, count in tagged.items()}
+
+
+def test_random_writes_keep_the_counts_equal_to_a_recount(
+    database: Database, make_user: UserFactory
+) -> None:
+    rng = random.Random(12)
+    admin = make_user(role=Role.ADMIN)
+
+    def run(work: Callable[..., T], **arguments: Any) -> T:
+        return database.run(partial(work, **arguments), actor=admin)
+
+    def some_tags() -> tuple[str, ...]:
+        return tuple(rng.sample(NAMES, rng.randint(0, 4)))
+
+    def some_time() -> datetime:
+        return utcnow() + timedelta(days=rng.choice([-3, 2]))
+
+    live: list[int] = []
+    trashed: list[int] = []
+    operations = []
+    for step in range(120):
+        choice = rng.choice(
+            [
+                "create",
+                "create",
+                "tags",
+                "publish",
+                "unpublish",
+                "schedule",
+                "now",
+                "delete",
+                "restore",
+                "revision",
+            ]
+        )
+        if choice == "create" or not live:
+            status = rng.choice([ArticleStatus.DRAFT, ArticleStatus.PUBLISHED])
+            draft = ArticleDraft(
+                title=f"Article {step}",
+                status=status,
+                published_at=some_time() if status is ArticleStatus.PUBLISHED else None,
+                tags=some_tags(),
+            )
+            live.append(run(service.create_article, draft=draft).id)
+            operations.append("create")
+            continue
+        article_id = rng.choice(live)
+        changes = {
+            "tags": ArticleChanges(tags=some_tags()),
+            "publish": ArticleChanges(status=ArticleStatus.PUBLISHED),
+            "unpublish": ArticleChanges(status=ArticleStatus.DRAFT),
+            "schedule": ArticleChanges(
+                status=ArticleStatus.PUBLISHED, published_at=utcnow() + timedelta(days=1)
+            ),
+        }.get(choice)
+        if changes is not None:
+            run(service.update_article, article_id=article_id, changes=changes)
+        elif choice == "now":
+            run(service.publish_now, article_id=article_id)
+        elif choice == "delete":
+            run(service.delete_article, article_id=article_id)
+            live.remove(article_id)
+            trashed.append(article_id)
+        elif choice == "restore" and trashed:
+            back = trashed.pop(rng.randrange(len(trashed)))
+            run(service.restore_from_trash, article_id=back)
+            live.append(back)
+        elif choice == "revision":
+            run(service.restore_revision, article_id=article_id, number=1)
+        operations.append(choice)
+        assert stored_counts(database) == recounted(database), operations
+    # Every kind of write was exercised, and the tags are exactly those articles carry.
+    assert {
+        "create",
+        "tags",
+        "publish",
+        "unpublish",
+        "schedule",
+        "now",
+        "delete",
+        "restore",
+        "revision",
+    } <= set(operations)
+    with database.reading() as session:
+        assert session.scalar(select(func.count()).select_from(TrashedArticle)) == len(trashed)
+    assert set(stored_counts(database)) == set(recounted(database))
+
+
+def test_fifty_tag_edits_leave_no_tag_behind(database: Database, make_user: UserFactory) -> None:
+    author = make_user()
+    article = database.run(
+        lambda uow: service.create_article(
+            uow, draft=ArticleDraft(title="Tagged", tags=("start",))
+        ),
+        actor=author,
+    )
+    for edit in range(50):
+        changes = ArticleChanges(tags=tuple(f"tag {edit} {n}" for n in range(20)))
+        database.run(
+            partial(service.update_article, article_id=article.id, changes=changes), actor=author
+        )
+    assert sorted(stored_counts(database)) == sorted(f"tag 49 {n}" for n in range(20))
+    database.run(lambda uow: service.delete_article(uow, article_id=article.id), actor=author)
+    assert stored_counts(database) == {}
