@@ -189,6 +189,10 @@ class PolicyAuthorization(AuthorizationBackend):
             return action in (Action.LIST, Action.DETAILS, Action.EXPORT) and (
                 permissions.can_read_audit(user)
             )
+        if identity == "tag":
+            return action in (Action.LIST, Action.DETAILS, Action.EDIT, "merge", "delete") and (
+                permissions.can_manage_tags(user)
+            )
         if identity == "trashed-article":
             return action in (Action.LIST, Action.DETAILS, "restore", "purge") and (
                 permissions.can_manage_trash(user)

@@ -18,6 +18,7 @@ from admin.auth import UNAVAILABLE, PolicyAuthorization, StaffAuthentication, cu
 from admin.csrf import MAX_FORM_BYTES, csrf_token
 from admin.editorial import EditorialPages
 from admin.pages import Pages
+from admin.tags import TagAdmin, TagSuggestions
 from admin.views import AdminError, ArticleAdmin, AuditAdmin, TrashAdmin, UserAdmin
 from cms.config import Settings
 from cms.db import Database, utcnow
@@ -53,7 +54,7 @@ def install_back_office(app: FastAPI) -> Admin:
     # The back office's own Starlette app carries them for its views (request.app there).
     admin.admin.state.database = database
     admin.admin.state.settings = settings
-    for view in (ArticleAdmin, UserAdmin, TrashAdmin, AuditAdmin):
+    for view in (ArticleAdmin, TagAdmin, UserAdmin, TrashAdmin, AuditAdmin):
         # SQLAdmin configures the class it is given (its session factory, templates):
         # each application gets subclasses of its own, so two apps in one process (as in
         # the tests) never share a database by accident.
@@ -69,9 +70,11 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     """Our pages first; SQLAdmin's login, logout and export are replaced by ours."""
     replaced = {"login", "logout", "export", "index"}
     editorial = EditorialPages(pages)
+    tags = TagSuggestions(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
+        Route("/tag/suggest", tags.suggest, methods=["GET"], name="tag-suggestions"),
         Route("/article/{pk}/history", editorial.history, methods=["GET"], name="history"),
         Route("/article/{pk}/history/{number}", editorial.compare, methods=["GET"], name="compare"),
         Route(

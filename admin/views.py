@@ -26,7 +26,7 @@ from wtforms.validators import Optional
 
 from admin.actions import Choices, RowAction
 from admin.auth import admin_origin, current_user
-from admin.filters import AuthorFilter, StateFilter, ValueFilter
+from admin.filters import AuthorFilter, StateFilter, TagFilter, ValueFilter
 from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
 from cms.articles import service as articles
@@ -490,6 +490,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.title,
         Article.status,
         Article.author,
+        Article.tags,
         Article.published_at,
         Article.updated_at,
     ]
@@ -522,6 +523,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.body: "Body (Markdown)",
         Article.status: "Status",
         Article.author: "Author",
+        Article.tags: "Tags",
         Article.published_at: "Published at",
         Article.created_at: "Created",
         Article.updated_at: "Last changed",
@@ -530,6 +532,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
     column_formatters: ClassVar = {
         Article.status: lambda m, a: status_badge(m),
         Article.author: lambda m, a: clipped(m.author.display_name),
+        Article.tags: lambda m, a: clipped(", ".join(tag.name for tag in m.tags)),
         Article.title: lambda m, a: Markup('<span class="cms-title" title="{}">{}</span>').format(
             m.title, m.title
         ),
@@ -556,7 +559,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.updated_at,
     ]
     column_default_sort: ClassVar = [(Article.updated_at, True)]
-    column_filters: ClassVar = [StateFilter(), AuthorFilter()]
+    column_filters: ClassVar = [StateFilter(), AuthorFilter(), TagFilter()]
     form_columns: ClassVar = [
         Article.title,
         Article.slug,

@@ -109,7 +109,7 @@ def _part(
     if only is not None:
         part = part.where(only)
     if query.q is not None:
-        part = part.where(Tag.name.like(_prefix_pattern(query.q), escape=_LIKE_ESCAPE))
+        part = part.where(name_starts_with(query.q))
     if position:
         part = part.where(_after(visible, query.order, position))
     return part
@@ -141,8 +141,13 @@ def _after(
     return and_(visible <= count, or_(visible < count, after_name))
 
 
+def name_starts_with(prefix: str) -> ColumnElement[bool]:
+    """SQL: the tag's name starts with ``prefix``, in any case (``%`` and ``_`` are plain
+    characters); a range of the name index."""
+    return Tag.name.like(_prefix_pattern(prefix), escape=_LIKE_ESCAPE)
+
+
 def _prefix_pattern(q: str) -> str:
-    """``q`` as a LIKE prefix, its wildcards taken literally."""
     escaped = (
         q.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
         .replace("%", _LIKE_ESCAPE + "%")
@@ -175,3 +180,18 @@ def _etag(tags: list[dict[str, Any]], next_cursor: str | None) -> str:
         digest.update(f"{tag['slug']}\0{tag['name']}\0{tag['article_count']}\n".encode())
     digest.update((next_cursor or "").encode())
     return f'"t.{digest.hexdigest()[:32]}"'
+
+
+def suggestions(connection: Connection, prefix: str, *, limit: int = 10) -> list[str]:
+    """Names of existing tags that start with ``prefix`` (any case), in name order: what
+    the back office's tag box offers as an editor types. Drafts' tags included (an
+    editor reuses a tag before anything with it is published); a range of the name
+    index, so its cost does not grow with the number of tags."""
+    words = " ".join(prefix.split())
+    if not words:
+        return []
+    return list(
+        connection.execute(
+            select(Tag.name).where(name_starts_with(words)).order_by(Tag.name, Tag.id).limit(limit)
+        ).scalars()
+    )
