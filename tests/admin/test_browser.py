@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from cms.articles.models import Article, ArticleStatus
+from cms.articles.models import Article, ArticleStatus, Tag
 from cms.db import Database, utcnow
 from cms.roles import Role
 from cms.users.models import User
@@ -368,3 +368,27 @@ def test_the_preview_and_the_tag_box_work_in_the_browser(
         article = session.scalar(select(Article))
         assert article is not None
         assert [tag.name for tag in article.tags] == ["Brand New Tag"]
+
+
+def test_the_tag_box_suggests_an_existing_tag_as_the_editor_types(
+    page: Page, make_user: UserFactory, make_article: ArticleFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    with database.transaction() as session:
+        session.add(Tag(name="Cooking", slug="cooking", tagged_count=1))
+        session.add(Tag(name="Travel", slug="travel", tagged_count=1))
+    sign_in(page, editor.email)
+    page.goto("/admin/article/create")
+    page.fill("#title", "Soup")
+    page.click("#tags + .select2 .select2-selection")
+    page.keyboard.type("Coo")
+    suggestion = page.locator(".select2-results__option", has_text="Cooking")
+    expect(suggestion).to_be_visible()
+    expect(page.locator(".select2-results__option", has_text="Travel")).to_have_count(0)
+    suggestion.click()
+    save(page)
+    with database.sessionmaker() as session:
+        article = session.scalar(select(Article))
+        assert article is not None
+        assert [tag.name for tag in article.tags] == ["Cooking"]
+        assert session.scalar(select(func.count()).select_from(Tag)) == 2  # no "Coo" made
