@@ -3,6 +3,7 @@ no tag outlives its last article."""
 
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -147,3 +148,68 @@ def test_fifty_tag_edits_leave_no_tag_behind(database: Database, make_user: User
     assert sorted(stored_counts(database)) == sorted(f"tag 49 {n}" for n in range(20))
     database.run(lambda uow: service.delete_article(uow, article_id=article.id), actor=author)
     assert stored_counts(database) == {}
+
+
+def test_concurrent_writers_sharing_tags_keep_the_counts_right(
+    database: Database, make_user: UserFactory
+) -> None:
+    """Writers tagging, retagging and deleting with the same few tags at once: every
+    write succeeds (a lost deadlock is retried), no tag is removed while another writer
+    links it, and the counts end equal to a recount."""
+    editors = [make_user(role=Role.EDITOR) for _ in range(4)]
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        editor = editors[seed]
+        mine: list[int] = []
+        for step in range(12):
+            tags = tuple(rng.sample(NAMES[:3], rng.randint(0, 3)))
+            if not mine or rng.random() < 0.4:
+                draft = ArticleDraft(
+                    title=f"W{seed} {step}", status=ArticleStatus.PUBLISHED, tags=tags
+                )
+                work_ = partial(service.create_article, draft=draft)
+                mine.append(database.run(work_, actor=editor).id)
+            elif rng.random() < 0.7:
+                changes = ArticleChanges(tags=tags)
+                database.run(
+                    partial(service.update_article, article_id=rng.choice(mine), changes=changes),
+                    actor=editor,
+                )
+            else:
+                doomed = mine.pop(rng.randrange(len(mine)))
+                database.run(partial(service.delete_article, article_id=doomed), actor=editor)
+
+    with ThreadPoolExecutor(max_workers=len(editors)) as pool:
+        for outcome in [pool.submit(work, seed) for seed in range(len(editors))]:
+            outcome.result()
+    assert stored_counts(database) == recounted(database)
+
+
+def test_a_tag_removed_by_one_writer_while_another_adds_it_is_never_lost(
+    database: Database, make_user: UserFactory
+) -> None:
+    """Two writers toggling one tag on their own articles: each removal may orphan it
+    just as the other adds it back. The adder must find it (and wait) or create it
+    anew, never link a tag being deleted."""
+    editors = [make_user(role=Role.EDITOR) for _ in range(2)]
+    articles = [
+        database.run(
+            partial(service.create_article, draft=ArticleDraft(title=f"T{n}", tags=("Flip",))),
+            actor=editor,
+        )
+        for n, editor in enumerate(editors)
+    ]
+
+    def toggle(n: int) -> None:
+        for step in range(40):
+            changes = ArticleChanges(tags=("Flip",) if step % 2 else ())
+            database.run(
+                partial(service.update_article, article_id=articles[n].id, changes=changes),
+                actor=editors[n],
+            )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for outcome in [pool.submit(toggle, n) for n in range(2)]:
+            outcome.result()
+    assert stored_counts(database) == recounted(database) == {"Flip": (2, 0)}
