@@ -8,13 +8,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import func, select
 
 from cms.articles import service
 from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.models import Article, ArticleStatus, Tag, TrashedArticle, article_tags
+from cms.articles.tag_actions import DeleteTag, MergeTags, RenameTag
+from cms.audit.models import AuditEntry
 from cms.db import Database, utcnow
+from cms.demo import seed_demo
+from cms.errors import Conflict, NotFound, PermissionDenied
 from cms.roles import Role
+from cms.users import service as users
 from tests.conftest import UserFactory
 
 T = TypeVar("T")
@@ -213,3 +219,52 @@ def test_a_tag_removed_by_one_writer_while_another_adds_it_is_never_lost(
         for outcome in [pool.submit(toggle, n) for n in range(2)]:
             outcome.result()
     assert stored_counts(database) == recounted(database) == {"Flip": (2, 0)}
+
+
+def test_bulk_paths_leave_the_counts_right(database: Database, make_user: UserFactory) -> None:
+    """Demo data goes in by the batch and a user's articles go with them in one
+    statement: both recount what they touched."""
+    seed_demo(database, users=2, articles=60, seed=3)
+    assert stored_counts(database) == recounted(database) != {}
+    admin, leaving, staying = (
+        make_user(role=role) for role in (Role.ADMIN, Role.AUTHOR, Role.AUTHOR)
+    )
+    for author, tags in [(leaving, ("Only theirs", "Shared")), (staying, ("Shared",))]:
+        draft = ArticleDraft(title="Theirs", status=ArticleStatus.PUBLISHED, tags=tags)
+        database.run(partial(service.create_article, draft=draft), actor=author)
+    database.run(partial(users.delete_user, user_id=leaving.id, articles="delete"), actor=admin)
+    counts = stored_counts(database)
+    assert counts == recounted(database)
+    assert "Only theirs" not in counts and counts["Shared"][0] >= 1
+
+
+def test_only_staff_change_tags_and_each_change_is_audited(
+    database: Database, make_user: UserFactory
+) -> None:
+    author, editor = make_user(), make_user(role=Role.EDITOR)
+    draft = ArticleDraft(title="Tagged", tags=("Cook", "Cooking", "Spam"))
+    article = database.run(partial(service.create_article, draft=draft), actor=author)
+    with database.reading() as session:
+        ids = {tag.name: tag.id for tag in session.scalars(select(Tag))}
+    for action in (
+        RenameTag(tag_id=ids["Cook"], new_name="Cookery"),
+        MergeTags(source_id=ids["Cook"], into_id=ids["Cooking"]),
+        DeleteTag(tag_id=ids["Spam"]),
+    ):
+        with pytest.raises(PermissionDenied):
+            database.run(action, actor=author)
+    database.run(RenameTag(tag_id=ids["Cook"], new_name="Cookery"), actor=editor)
+    with pytest.raises(Conflict):
+        database.run(RenameTag(tag_id=ids["Cook"], new_name="cooking"), actor=editor)
+    database.run(MergeTags(source_id=ids["Cook"], into_id=ids["Cooking"]), actor=editor)
+    database.run(DeleteTag(tag_id=ids["Spam"]), actor=editor)
+    with pytest.raises(NotFound):
+        database.run(DeleteTag(tag_id=ids["Spam"]), actor=editor)
+    assert stored_counts(database) == recounted(database) == {"Cooking": (1, 0)}
+    with database.reading() as session:
+        trail = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.object_type == "tag").order_by(AuditEntry.id)
+        ).all()
+        current = session.get(Article, article.id)
+    assert trail == ["tag.rename", "tag.merge", "tag.delete"]
+    assert current is not None and current.version == article.version + 3

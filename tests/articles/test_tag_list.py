@@ -140,6 +140,8 @@ def test_a_prefix_finds_tags_in_any_case_and_wildcards_are_literal(
     assert found("nothing like it") == []
     for hostile in ["'", '"', "\\", "\x00", "%%", "!%", "🙂", "a" * 50]:
         assert api.get("/tags/", params={"q": hostile}).status_code == 200, hostile
+    for raw in ["%ED%A0%80", "%FF%FE", "%C0%AF", "%25%5F%21", "%E2%80%AE"]:
+        assert api.get(f"/tags/?q={raw}").status_code in (200, 422), raw
     assert api.get("/tags/", params={"q": "a" * 51}).status_code == 422
     assert api.get("/tags/", params={"q": ""}).status_code == 422
 
