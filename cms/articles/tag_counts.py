@@ -73,11 +73,11 @@ def apply(session: Session, before: Tagging | None, after: Tagging | None) -> No
     _remove_unused(session, old - new)
 
 
-def recount(session: Session, tag_ids: Collection[int] | None = None) -> None:
-    """Count ``tag_ids`` (default: every tag) again from the articles, and remove those
-    left without any. For bulk paths that change many articles' tags in one statement
-    (deleting a user with their articles, seeding demo data); every other write uses
-    :func:`apply`."""
+def recount(session: Session, tag_ids: Collection[int]) -> None:
+    """Count ``tag_ids`` again from the articles, and remove those left without any.
+    For bulk paths that change many articles' tags in one statement
+       (deleting a user with their articles, seeding demo data); every other write uses
+       :func:`apply`."""
     tagged = (
         select(func.count())
         .select_from(article_tags)
@@ -91,12 +91,6 @@ def recount(session: Session, tag_ids: Collection[int] | None = None) -> None:
         .scalar_subquery()
     )
     statement = update(Tag).values(tagged_count=tagged, published_count=published)
-    if tag_ids is None:
-        session.execute(statement.execution_options(synchronize_session=False))
-        session.execute(
-            delete(Tag).where(Tag.tagged_count == 0).execution_options(synchronize_session=False)
-        )
-        return
     for batch in _batches(sorted(tag_ids)):
         session.execute(
             statement.where(Tag.id.in_(batch)).execution_options(synchronize_session=False)
