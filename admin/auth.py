@@ -26,7 +26,7 @@ from starlette.responses import Response
 from admin.csrf import CSRFMiddleware, rotate_csrf_token
 from cms import permissions
 from cms.actors import Origin
-from cms.articles.models import Article, TrashedArticle
+from cms.articles.models import Article, Tag, TrashedArticle
 from cms.audit.models import AuditEntry
 from cms.auth import staff_sessions
 from cms.auth.service import sign_in
@@ -196,6 +196,10 @@ class PolicyAuthorization(AuthorizationBackend):
             return action in (Action.LIST, Action.DETAILS, Action.EXPORT) and (
                 permissions.can_read_audit(user)
             )
+        if identity == "tag":
+            return action in (Action.LIST, Action.DETAILS, Action.EDIT, "merge", "delete") and (
+                permissions.can_manage_tags(user)
+            )
         if identity == "trashed-article":
             return _trash_permission(user, action, obj)
         return False
@@ -214,6 +218,8 @@ _ROWS: dict[type[Any], Callable[[User | None], ColumnElement[bool]]] = {
     User: permissions.visible_users,
     AuditEntry: _all_or_none(permissions.can_read_audit),
     TrashedArticle: permissions.visible_trash,
+    # Tags are public; the Tags view is for those who may manage them.
+    Tag: _all_or_none(permissions.can_manage_tags),
 }
 
 

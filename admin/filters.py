@@ -7,8 +7,9 @@ from sqlalchemy import Select, false, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from admin.auth import visible_rows
-from cms.articles.models import Article
+from admin.auth import current_user, visible_rows
+from cms import permissions
+from cms.articles.models import Article, Tag, article_tags
 from cms.db import utcnow
 from cms.users.models import User
 
@@ -123,3 +124,60 @@ class ValueFilter:
         if value in (None, "", ALL):
             return query
         return query.where(self.column == value)
+
+
+class TagFilter:
+    """Articles carrying one tag (``?tag=`` its slug). The choices are the most used tags
+    (and the one selected), read from the tags' count index: the same cost with 25,000
+    tags as with ten."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+    title = "Tag"
+    parameter_name = "tag"
+    default_value: Any = None
+    shown = 25
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[AnySelect], Any]
+    ) -> list[tuple[str, str]]:
+        selected = request.query_params.get(self.parameter_name) or ""
+        rows_seen = visible_rows(request, Article)
+        # Staff see every article: the most used tags. Anyone else only the tags of the
+        # articles they may see (another author's unpublished tag names stay unseen).
+        if permissions.is_staff(current_user(request)):
+            offered = Tag.id.in_(_most_used(self.shown))
+        else:
+            offered = Tag.id.in_(
+                select(article_tags.c.tag_id)
+                .join(Article, Article.id == article_tags.c.article_id)
+                .where(rows_seen)
+            )
+        rows = await run_query(
+            select(Tag.slug, Tag.name)
+            .where(or_(offered, Tag.slug == selected))
+            .order_by(Tag.name)
+            .limit(self.shown + 1)
+        )
+        return [(ALL, "All")] + [(slug, name) for slug, name in rows]
+
+    async def get_filtered_query(self, query: AnySelect, value: Any, model: Any) -> AnySelect:
+        if value in (None, "", ALL):
+            return query
+        return query.where(
+            Article.id.in_(
+                select(article_tags.c.article_id)
+                .join(Tag, Tag.id == article_tags.c.tag_id)
+                .where(Tag.slug == str(value))
+            )
+        )
+
+
+def _most_used(count: int) -> Any:
+    ranked = (
+        select(Tag.id)
+        .order_by(Tag.published_count.desc(), Tag.name, Tag.id)
+        .limit(count)
+        .subquery()
+    )
+    return select(ranked.c.id)

@@ -90,14 +90,23 @@ class FollowsRule:
             raise FormValidationError(sentence(self.field_name, exc)) from None
 
 
+# Where the tag box asks for existing tags (admin/tags.py, mounted under /admin).
+TAG_SUGGESTIONS_URL = "/admin/tag/suggest"
+
+
 class TagsWidget:
     """A multiple select of the article's tags, each rendered ``selected`` in the page
     itself: submitted as is without JavaScript, and turned by select2 (``tags`` mode)
-    into a box where new tags are typed in."""
+    into a box where new tags are typed in, offering the existing tags that start with
+    what is typed (select2 reads its ajax settings from the ``data-ajax--*``
+    attributes: no script of our own, nothing inline)."""
 
     def __call__(self, field: Field, **kwargs: Any) -> Markup:
         kwargs.setdefault("id", field.id)
         kwargs.setdefault("class", "form-control")
+        kwargs.setdefault("data-ajax--url", TAG_SUGGESTIONS_URL)
+        kwargs.setdefault("data-ajax--delay", "200")
+        kwargs.setdefault("data-ajax--cache", "true")
         options = Markup("").join(
             Markup('<option value="{}" selected>{}</option>').format(name, name)
             for name in field.data or []

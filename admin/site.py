@@ -21,6 +21,7 @@ from admin.editorial import EditorialPages
 from admin.errors import answer_errors
 from admin.links import render_with_paths
 from admin.pages import Pages
+from admin.tags import TagAdmin, TagSuggestions
 from admin.trash import TrashAdmin
 from admin.views import AdminError, ArticleAdmin, UserAdmin
 from cms.config import Settings
@@ -60,7 +61,7 @@ def install_back_office(app: FastAPI) -> Admin:
     # The back office's own Starlette app carries them for its views (request.app there).
     admin.admin.state.database = database
     admin.admin.state.settings = settings
-    for view in (ArticleAdmin, UserAdmin, TrashAdmin, AuditAdmin):
+    for view in (ArticleAdmin, TagAdmin, UserAdmin, TrashAdmin, AuditAdmin):
         # SQLAdmin configures the class it is given (its session factory, templates):
         # each application gets subclasses of its own, so two apps in one process (as in
         # the tests) never share a database by accident.
@@ -111,9 +112,11 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     replaced = {"login", "logout", "export", "index"}
     editorial = EditorialPages(pages)
     trail = AuditPages(pages)
+    tags = TagSuggestions(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
+        Route("/tag/suggest", tags.suggest, methods=["GET"], name="tag-suggestions"),
         Route("/article/{pk}/history", editorial.history, methods=["GET"], name="history"),
         Route("/article/{pk}/history/{number}", editorial.compare, methods=["GET"], name="compare"),
         Route(

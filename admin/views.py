@@ -27,7 +27,7 @@ from admin import article_details
 from admin.actions import Choices, RowAction
 from admin.auth import admin_origin, current_user
 from admin.confined import ConfinedModelView
-from admin.filters import AuthorFilter, StateFilter
+from admin.filters import AuthorFilter, StateFilter, TagFilter
 from admin.forms import CHOICE_LABELS, FollowsRule, StoredValueConverter, TagsField, choice_label
 from cms import permissions
 from cms.articles import actions
@@ -490,6 +490,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.title,
         Article.status,
         Article.author,
+        Article.tags,
         Article.published_at,
         Article.updated_at,
     ]
@@ -523,6 +524,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.body: "Body (Markdown)",
         Article.status: "State",
         Article.author: "Author",
+        Article.tags: "Tags",
         Article.published_at: "Published at",
         Article.created_at: "Created",
         Article.updated_at: "Last changed",
@@ -533,6 +535,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
     column_formatters: ClassVar = {
         Article.status: lambda m, a: status_badge(m),
         Article.author: lambda m, a: clipped(m.author.display_name),
+        Article.tags: lambda m, a: clipped(", ".join(tag.name for tag in m.tags)),
         Article.title: lambda m, a: Markup('<span class="cms-title" title="{}">{}</span>').format(
             m.title, m.title
         ),
@@ -566,7 +569,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         Article.updated_at,
     ]
     column_default_sort: ClassVar = [(Article.updated_at, True)]
-    column_filters: ClassVar = [StateFilter(), AuthorFilter()]
+    column_filters: ClassVar = [StateFilter(), AuthorFilter(), TagFilter()]
     # The stored status is not a field: the form's "State" says draft, scheduled or
     # published, and the publication time goes with it.
     form_columns: ClassVar = [

@@ -51,6 +51,11 @@ def visible_articles(
     return published_articles(moment)
 
 
+def can_manage_tags(user: Actor | None) -> bool:
+    """Rename, merge and delete tags, which reach every article carrying them: staff."""
+    return is_staff(user)
+
+
 def can_create_article(user: Actor | None) -> bool:
     return user is not None and user.is_active
 

@@ -125,3 +125,77 @@ def test_alembic_upgrades_from_the_checkout(scratch_databases: ScratchDatabases)
         assert migrations.current_revision(database.engine) == migrations.head_revision()
     finally:
         database.dispose()
+
+
+TAG_COUNTS = "7892434eb624"
+
+
+def test_tag_counts_are_counted_from_a_populated_database(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """The counts start right on a site with articles, and tags nothing uses go."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, f"{TAG_COUNTS}-1")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                    "session_version, created_at, updated_at) VALUES (1, 'a@example.com', "
+                    "'A', 'author', 1, 'x', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+            for number, status, published_at in [
+                (1, "published", "2026-01-02 00:00:00"),
+                (2, "published", "2999-01-01 00:00:00"),  # scheduled
+                (3, "draft", None),
+            ]:
+                connection.execute(
+                    text(
+                        "INSERT INTO articles (id, title, slug, body, body_html, status, "
+                        "published_at, created_at, updated_at, author_id, version) VALUES "
+                        "(:id, :title, :title, '', '', :status, :published_at, "
+                        "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 1)"
+                    ),
+                    {
+                        "id": number,
+                        "title": f"a{number}",
+                        "status": status,
+                        "published_at": published_at,
+                    },
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO tags (id, name, slug) VALUES (1, 'Everywhere', 'everywhere'), "
+                    "(2, 'Draft only', 'draft-only'), (3, 'Orphan', 'orphan')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO article_tags (article_id, tag_id) VALUES "
+                    "(1, 1), (2, 1), (3, 1), (3, 2)"
+                )
+            )
+        migrations.upgrade(url)
+        with database.engine.connect() as connection:
+            counts = connection.execute(
+                text("SELECT name, published_count, tagged_count FROM tags ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in counts] == [("Everywhere", 2, 3), ("Draft only", 0, 1)]
+
+        migrations.downgrade(url, f"{TAG_COUNTS}-1")
+        with database.engine.connect() as connection:
+            assert connection.execute(
+                text("SELECT name FROM tags ORDER BY id")
+            ).scalars().all() == [
+                "Everywhere",
+                "Draft only",
+            ]
+        assert "published_count" not in {
+            c["name"] for c in inspect(database.engine).get_columns("tags")
+        }
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()

@@ -122,3 +122,33 @@
     }
   });
 })();
+
+// The tag box asks the server for existing tags as the editor types (select2's ajax, set
+// up from the select's data-ajax--* attributes). A new tag typed and entered before the
+// answer arrives has nothing highlighted to pick: it is added as typed, as it would be
+// without suggestions.
+(function () {
+  "use strict";
+  var $ = window.jQuery;
+  if (!$) { return; }
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || !field.classList || !field.classList.contains("select2-search__field")) {
+      return;
+    }
+    var container = field.closest(".select2-container");
+    var select = container ? container.previousElementSibling : null;
+    if (!select || select.getAttribute("data-role") !== "select2-tags") { return; }
+    var term = field.value.trim();
+    if (!term || document.querySelector(".select2-results__option--highlighted")) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    var known = Array.prototype.some.call(select.options, function (option) {
+      if (option.value === term) { option.selected = true; return true; }
+      return false;
+    });
+    if (!known) { select.appendChild(new Option(term, term, true, true)); }
+    field.value = "";
+    $(select).trigger("change").select2("close");
+  }, true);
+})();

@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
 from cms.actions import Action
+from cms.articles import tag_counts
 from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.models import (
     Article,
@@ -135,6 +136,7 @@ class CreateArticle(Action[Article]):
                 raise Conflict("Could not find a free slug for this title; try again")
         article.tags = tags_named(session, tags)
         session.flush()
+        tag_counts.apply(session, None, tag_counts.tagging(article))
         _record(
             uow,
             article,
@@ -380,6 +382,7 @@ class DeleteArticle(Action[None]):
         )
         session.delete(article)
         session.flush()
+        tag_counts.apply(session, tag_counts.tagging(article), None)
         audit.record(
             uow,
             action=self.name,
@@ -427,6 +430,7 @@ class UndeleteArticle(Action[Article]):
             if available_slug(session, old) == old:
                 session.add(ArticleSlug(slug=old, article_id=article.id))
         session.flush()
+        tag_counts.apply(session, None, tag_counts.tagging(article))
         _record(uow, article, self.name)
         return article
 
@@ -484,6 +488,7 @@ def _edit(
         raise ChangedSince(opened_version)
     now = utcnow()
     before = _tracked(article)
+    counted = tag_counts.tagging(article)
     before_state = article.state_at(now)
     # New tags are created first: creating one takes a savepoint, which would flush the
     # article's half-applied changes.
@@ -534,6 +539,7 @@ def _edit(
         raise Conflict(SLUG_TAKEN) from exc
     except StaleDataError as exc:
         raise Conflict("The article was changed by someone else; reload it and retry") from exc
+    tag_counts.apply(session, counted, tag_counts.tagging(article))
     if name is None:
         name = transition(before_state, article.state_at(now), "published_at" in changed)
     _record(uow, article, name, changes=changed)

@@ -90,14 +90,29 @@ class Tag(Base):
     it is capitalised or spaced)."""
 
     __tablename__ = "tags"
-    __table_args__ = TABLE_ARGS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(TAG_MAX_LENGTH))
     slug: Mapped[str] = mapped_column(exact_string(TAG_MAX_LENGTH + 12), unique=True)
+    # Kept by cms.articles.tag_counts in the transaction of every change, so no read
+    # counts articles. ``published_count`` includes scheduled articles (they become
+    # visible with no write at all); ``tagged_count`` is every article, drafts too:
+    # at 0 the tag is removed.
+    published_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tagged_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        # GET /tags/ in name order, and by name prefix.
+        Index("ix_tags_name", "name", "id"),
+        TABLE_ARGS,
+    )
 
     def __str__(self) -> str:
         return self.name
+
+
+# GET /tags/?order=-article_count: most used first, ties by name, straight from the index.
+Index("ix_tags_popular", Tag.published_count.desc(), Tag.name, Tag.id)
 
 
 class Article(Base):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from cms.articles import actions, etags, reads, service
+from cms.articles import actions, etags, reads, service, tag_reads
 from cms.articles.models import Article
 from cms.articles.schemas import (
     ArticleCreate,
@@ -37,6 +37,7 @@ from cms.deps import (
     get_credentials,
 )
 from cms.errors import NotFound
+from cms.fields import TAG_MAX_LENGTH
 from cms.openapi import DESCRIPTIONS, answers
 from cms.schemas import MAX_ID, ObjectId, Skip
 
@@ -368,10 +369,58 @@ def restore_revision(
 # Tags
 
 
-@tags_router.get("/tags/", response_model=list[TagPublic])
-def list_tags(session: ReadSession) -> list[TagPublic]:
-    """Every tag with published articles, most used first."""
-    return [TagPublic.build(tag, count) for tag, count in service.tag_counts(session)]
+@tags_router.get(
+    "/tags/",
+    response_model=list[TagPublic],
+    responses={
+        200: {"headers": {"Link": LIST_HEADERS["Link"], "ETag": LIST_HEADERS["ETag"]}},
+        304: {"description": DESCRIPTIONS[304]},
+    },
+)
+async def list_tags(
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    limit: Limit = 50,
+    order: Annotated[
+        tag_reads.TagOrder,
+        Query(description="`name` (default) or `-article_count` (most used first)"),
+    ] = "name",
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=TAG_MAX_LENGTH,
+            description="Tags whose name starts with this (any case)",
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="From the previous page's Link header")
+    ] = None,
+) -> Response:
+    """Tags with published articles whose time has come, with how many, a page at a time
+    (the next page is in the ``Link: <…>; rel="next"`` header). The same for everyone, so
+    cached like public reads."""
+    query = tag_reads.TagQuery(limit=limit, order=order, q=q, cursor=cursor)
+    now = utcnow()
+    secret = settings.secret
+
+    def read(connection: Connection) -> tuple[tag_reads.TagPage, datetime | None]:
+        page = tag_reads.list_tags(connection, query=query, now=now, secret=secret)
+        return page, reads.next_scheduled(connection, now)
+
+    page, next_change = await run_in_threadpool(database.read, read)
+    headers = {
+        "ETag": page.etag,
+        # A scheduled article appearing changes the counts by itself.
+        "Cache-Control": _public_cache(settings.cache_max_age, now, next_change),
+    }
+    if page.next_cursor is not None:
+        headers["Link"] = f'<{_next_url(request, page.next_cursor)}>; rel="next"'
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and etags.matches(if_none_match, page.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return _json(page.tags, headers)
 
 
 # The trash: admins see and restore all of it and purge; others restore their own deletes

@@ -13,7 +13,6 @@ from cms.articles.models import (
     ArticleRevision,
     ArticleState,
     ArticleStatus,
-    Tag,
     TrashedArticle,
 )
 from cms.articles.projection import from_article
@@ -176,13 +175,11 @@ class RevisionPublic(RevisionSummary):
 
 
 class TagPublic(BaseModel):
+    """A tag as ``GET /tags/`` lists it (:mod:`cms.articles.tag_reads` builds the rows)."""
+
     name: str
     slug: str
-    article_count: int = Field(description="Published articles with this tag")
-
-    @classmethod
-    def build(cls, tag: Tag, article_count: int) -> "TagPublic":
-        return cls(name=tag.name, slug=tag.slug, article_count=article_count)
+    article_count: int = Field(description="Published articles with this tag, visible now")
 
 
 class TrashedArticlePublic(BaseModel):

@@ -24,9 +24,7 @@ from cms.articles.models import (
     Article,
     ArticleRevision,
     ArticleStatus,
-    Tag,
     TrashedArticle,
-    article_tags,
 )
 from cms.articles.projection import article_etag
 from cms.db import utcnow
@@ -245,24 +243,6 @@ def changes_since(session: Session, *, article_id: int, version: int) -> Changed
 def revision_tags(revision: ArticleRevision) -> list[str]:
     names: list[str] = json.loads(revision.tags)
     return names
-
-
-def tag_counts(session: Session) -> list[tuple[Tag, int]]:
-    """Every tag with the number of published, visible articles that carry it."""
-    visible = permissions.published_articles(utcnow())
-    counts = (
-        select(article_tags.c.tag_id, func.count().label("articles"))
-        .join(Article, Article.id == article_tags.c.article_id)
-        .where(visible)
-        .group_by(article_tags.c.tag_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Tag, counts.c.articles)
-        .join(counts, counts.c.tag_id == Tag.id)
-        .order_by(counts.c.articles.desc(), Tag.name)
-    ).all()
-    return [(tag, int(count)) for tag, count in rows]
 
 
 # The trash

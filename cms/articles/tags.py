@@ -41,9 +41,14 @@ def clean_tags(names: Iterable[str]) -> list[str]:
 
 def tags_named(session: Session, names: Sequence[str]) -> list[Tag]:
     """The tags for cleaned ``names``, created as needed (a concurrent creator of the same
-    tag is tolerated: its row is used)."""
+    tag is tolerated: its row is used).
+
+    The rows are locked until the transaction ends: the caller is about to count an
+    article under them (:mod:`cms.articles.tag_counts`), and a tag another writer is
+    removing meanwhile is then seen gone and created again instead of linked dead."""
     slugs = {tag_slug(name): name for name in names}
-    found = {tag.slug: tag for tag in session.scalars(select(Tag).where(Tag.slug.in_(slugs)))}
+    existing = select(Tag).where(Tag.slug.in_(slugs)).with_for_update()
+    found = {tag.slug: tag for tag in session.scalars(existing)}
     for slug, name in slugs.items():
         if slug in found:
             continue
@@ -52,6 +57,6 @@ def tags_named(session: Session, names: Sequence[str]) -> list[Tag]:
                 tag = Tag(name=name, slug=slug)
                 session.add(tag)
         except IntegrityError:
-            tag = session.scalars(select(Tag).where(Tag.slug == slug)).one()
+            tag = session.scalars(select(Tag).where(Tag.slug == slug).with_for_update()).one()
         found[slug] = tag
     return [found[slug] for slug in slugs]

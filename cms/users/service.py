@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from cms import permissions, security
 from cms.actors import Actor
+from cms.articles import tag_counts
 from cms.articles.models import Article, ArticleRevision, TrashedArticle
 from cms.audit import service as audit
 from cms.db import UnitOfWork
@@ -233,7 +234,9 @@ def delete_user(
                 ArticleRevision.article_id.in_(article_ids.union(trashed_ids))
             )
         )
+        their_tags = tag_counts.tags_of_author(session, target.id)
         session.execute(delete(Article).where(Article.author_id == target.id))
+        tag_counts.recount(session, their_tags)
         session.execute(delete(TrashedArticle).where(TrashedArticle.author_id == target.id))
         outcome = f"{written} deleted"
     elif written:

@@ -20,9 +20,10 @@ from sqlalchemy import select
 from starlette.routing import Mount, Route
 
 from admin.views import ServiceModelView
-from cms.articles.models import Article, ArticleRevision, ArticleStatus, TrashedArticle
+from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag, TrashedArticle
 from cms.audit.models import AuditEntry
 from cms.db import Base, Database, utcnow
+from cms.roles import Role
 from cms.users.models import User
 from tests.admin.browser_forms import csrf_token_on, form_on, post_form, submit
 from tests.admin.conftest import signed_in
@@ -47,6 +48,7 @@ class World:
     published: int
     trashed: int
     entry: int
+    tag: int
 
     def targets(self, identity: str) -> list[int]:
         """B's rows of the view ``identity``, for routes that name a row."""
@@ -55,6 +57,7 @@ class World:
             "user": [self.other.id],
             "trashed-article": [self.trashed],
             "audit-entry": [self.entry],
+            "tag": [self.tag],
         }[identity]
 
 
@@ -75,7 +78,9 @@ def world(
     me = make_user(name="Ann Author")
     other = make_user(name=OTHER_NAME, email=OTHER_EMAIL)
     theirs = login(other)
-    draft = _api_article(api, theirs, title=f"{SECRET} draft", body=f"{SECRET} words")
+    draft = _api_article(
+        api, theirs, title=f"{SECRET} draft", body=f"{SECRET} words", tags=[f"{SECRET} plans"]
+    )
     published = _api_article(api, theirs, title=f"{SECRET} published", status="published")
     trashed = _api_article(api, theirs, title=f"{SECRET} deleted")
     assert api.delete(f"/articles/{trashed}", headers=theirs).status_code == 204
@@ -86,8 +91,9 @@ def world(
                 AuditEntry.object_type == "article", AuditEntry.object_id == draft
             )
         )
-    assert entry is not None
-    return World(me, other, mine, draft, published, trashed, entry)
+        tag = session.scalar(select(Tag.id).where(Tag.name == f"{SECRET} plans"))
+    assert entry is not None and tag is not None
+    return World(me, other, mine, draft, published, trashed, entry, tag)
 
 
 def others_state(database: Database, me: User) -> dict[str, Any]:
@@ -182,6 +188,7 @@ ALL_REFUSED: dict[str, Checker] = {
     "user": refused,
     "trashed-article": refused,
     "audit-entry": refused,
+    "tag": refused,
 }
 WRITES_REFUSED: dict[str, Checker] = dict.fromkeys(ALL_REFUSED, refused_write)
 
@@ -207,6 +214,7 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("act", "POST"): WRITES_REFUSED,
     ("list", "GET"): {**ALL_REFUSED, "article": only_mine, "trashed-article": nothing_of_b},
     ("audit-diff", "GET"): refused,
+    ("tag-suggestions", "GET"): harmless,
     ("details", "GET"): ALL_REFUSED,
     ("delete", "DELETE"): WRITES_REFUSED,
     ("create", "GET"): {**ALL_REFUSED, "article": form_without_author},
@@ -456,6 +464,17 @@ def test_an_author_writes_previews_schedules_publishes_and_deletes_in_the_back_o
     assert undone.status_code == 302, undone.text
     back = stored(database, article.id)
     assert back.body == "First **words**" and back.is_visible_at(utcnow())
+
+
+def test_the_tag_box_never_suggests_another_authors_unpublished_tags(
+    browser: httpx.Client, world: World, make_user: UserFactory
+) -> None:
+    signed_in(browser, world.me)
+    mine = browser.get("/admin/tag/suggest", params={"q": SECRET[:3]})
+    assert mine.status_code == 200 and mine.json()["results"] == []
+    signed_in(browser, make_user(role=Role.EDITOR))
+    staff = browser.get("/admin/tag/suggest", params={"q": SECRET[:3]})
+    assert [item["text"] for item in staff.json()["results"]] == [f"{SECRET} plans"]
 
 
 def test_an_author_cannot_credit_an_article_to_someone_else(

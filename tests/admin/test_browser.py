@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from cms.articles.models import Article, ArticleStatus
+from cms.articles.models import Article, ArticleStatus, Tag
 from cms.db import Database, utcnow
 from cms.roles import Role
 from cms.users.models import User
@@ -489,3 +489,27 @@ def test_on_a_wide_screen_the_preview_stands_beside_the_body(
             assert page.evaluate("document.scrollingElement.scrollWidth") <= width
         finally:
             context.close()
+
+
+def test_the_tag_box_suggests_an_existing_tag_as_the_editor_types(
+    page: Page, make_user: UserFactory, make_article: ArticleFactory, database: Database
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    with database.transaction() as session:
+        session.add(Tag(name="Cooking", slug="cooking", tagged_count=1))
+        session.add(Tag(name="Travel", slug="travel", tagged_count=1))
+    sign_in(page, editor.email)
+    page.goto("/admin/article/create")
+    page.fill("#title", "Soup")
+    page.click("#tags + .select2 .select2-selection")
+    page.keyboard.type("Coo")
+    suggestion = page.locator(".select2-results__option", has_text="Cooking")
+    expect(suggestion).to_be_visible()
+    expect(page.locator(".select2-results__option", has_text="Travel")).to_have_count(0)
+    suggestion.click()
+    save(page)
+    with database.sessionmaker() as session:
+        article = session.scalar(select(Article))
+        assert article is not None
+        assert [tag.name for tag in article.tags] == ["Cooking"]
+        assert session.scalar(select(func.count()).select_from(Tag)) == 2  # no "Coo" made

@@ -62,6 +62,7 @@ def test_the_article_list_reads_like_a_cms(
         "Title",
         "State",
         "Author",
+        "Tags",
         "Published at",
         "Last changed",
         "Actions",
