@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -20,7 +21,9 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from cms.articles.models import Article, ArticleStatus, Tag
+from cms.articles import actions
+from cms.articles.changes import ArticleDraft
+from cms.articles.models import Article, ArticleState, ArticleStatus, Tag
 from cms.db import Database, utcnow
 from cms.roles import Role
 from cms.users.models import User
@@ -513,3 +516,122 @@ def test_the_tag_box_suggests_an_existing_tag_as_the_editor_types(
         assert article is not None
         assert [tag.name for tag in article.tags] == ["Cooking"]
         assert session.scalar(select(func.count()).select_from(Tag)) == 2  # no "Coo" made
+
+
+# A writer's and an editor's whole day, as they meet it in the browser
+
+
+DAY_BODY = """Shopping for the soup:
+
+- [x] leeks
+- [ ] potatoes
+
+Recipe from www.example.org/soup, adapted.[^1]
+
+[^1]: My grandmother's version."""
+
+
+def _set_time(page: Page, selector: str, value: str) -> None:
+    """Type a time into a date picker the way its calendar would set it."""
+    page.evaluate(
+        """([selector, value]) => {
+            const input = document.querySelector(selector);
+            if (input._flatpickr) { input._flatpickr.setDate(value, true, "Y-m-d H:i:S"); }
+            else { input.value = value; }
+        }""",
+        [selector, value],
+    )
+
+
+def test_an_authors_and_an_editors_day(
+    page: Page, make_user: UserFactory, database: Database, live_server: LiveServer
+) -> None:
+    """Write with a task list, a footnote and a bare link; tag from a suggestion;
+    schedule; publish; an editor edits, restores the author's first draft and the
+    article stays published; deleted, it comes back from the trash."""
+    author = make_user(name="Wanda Writer")
+    editor = make_user(role=Role.EDITOR, name="Eddie Editor")
+    database.run(
+        actions.CreateArticle(
+            draft=ArticleDraft(title="Old soup", status=ArticleStatus.PUBLISHED, tags=("Cooking",))
+        ),
+        actor=editor,
+    )
+    public = httpx.Client(base_url=f"http://127.0.0.1:{live_server.port}")
+
+    # The writer writes, sees the preview as readers will, and tags from a suggestion.
+    sign_in(page, author.email)
+    page.goto("/admin/article/create")
+    page.fill("#title", "Leek soup")
+    page.fill("#body", DAY_BODY)
+    preview = page.locator(".cms-preview-body")
+    expect(preview.locator("input[type=checkbox][checked]")).to_have_count(1)
+    expect(preview.locator("section[data-footnotes] li")).to_contain_text("grandmother")
+    expect(preview.locator("a[href='http://www.example.org/soup']")).to_have_count(1)
+    page.click("#tags + .select2 .select2-selection")
+    page.keyboard.type("Coo")
+    page.locator(".select2-results__option", has_text="Cooking").click()
+    save(page)
+    expect(page.locator("body")).to_contain_text("Added “Leek soup”.")
+    with database.sessionmaker() as session:
+        article = session.scalars(select(Article).where(Article.title == "Leek soup")).one()
+        assert [tag.name for tag in article.tags] == ["Cooking"]
+        assert session.scalar(select(func.count()).select_from(Tag)) == 1
+    assert article.state_at(utcnow()) is ArticleState.DRAFT
+    # A footnote as github.com writes it, never a link whose address is the note's text.
+    assert "data-footnote-ref" in article.body_html and 'href="My' not in article.body_html
+    assert 'href="http://www.example.org/soup"' in article.body_html
+
+    # Scheduled through the form's three states, then published at once.
+    page.goto(f"/admin/article/edit/{article.id}")
+    page.check("input[name=state][value=scheduled]")
+    later = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    _set_time(page, "#published_at", later)
+    save(page)
+    assert stored_state(database, article.id) is ArticleState.SCHEDULED
+    assert public.get(f"/articles/{article.id}").status_code == 404
+    page.goto("/admin/article/list")
+    expect(page.locator("tr", has_text="Leek soup")).to_contain_text("Scheduled")
+    page.goto(f"/admin/article/edit/{article.id}")
+    save(page, "input[type=submit][value='Publish now']")
+    expect(page.locator("body")).to_contain_text("Published “Leek soup”.")
+    assert stored_state(database, article.id) is ArticleState.PUBLISHED
+    assert public.get(f"/articles/{article.id}").status_code == 200
+    page.click("text=Sign out")
+
+    # The editor edits it, then brings back the writer's first draft: still published.
+    sign_in(page, editor.email)
+    page.goto(f"/admin/article/edit/{article.id}")
+    page.fill("#body", "Rewritten by the editor.")
+    save(page)
+    page.goto(f"/admin/article/{article.id}/history")
+    expect(page.locator("table")).to_contain_text("Scheduled")
+    page.goto(f"/admin/article/{article.id}/history/1")
+    restore = page.locator("form.cms-restore")
+    expect(restore).to_contain_text("Keep it as it is now")
+    expect(restore.locator("input[value=keep]")).to_be_checked()
+    with page.expect_navigation():
+        restore.locator("button[type=submit]").click()
+    expect(page.locator("body")).to_contain_text("it is published now")
+    shown = public.get(f"/articles/{article.id}")
+    assert shown.status_code == 200 and shown.json()["body"] == DAY_BODY
+
+    # Deleted by mistake, and undone from the trash.
+    page.goto(f"/admin/article/confirm?action=delete&pks={article.id}")
+    with page.expect_navigation():
+        page.click("button.btn-danger")
+    assert public.get(f"/articles/{article.id}").status_code == 404
+    page.goto("/admin/trashed-article/list")
+    expect(page.locator("table")).to_contain_text("Leek soup")
+    with page.expect_navigation():
+        page.click("button[aria-label='Restore “Leek soup”']")
+    assert stored_state(database, article.id) is ArticleState.PUBLISHED
+    assert public.get(f"/articles/{article.id}").json()["tags"] == ["Cooking"]
+    public.close()
+
+
+def stored_state(database: Database, article_id: int) -> ArticleState:
+    with database.sessionmaker() as session:
+        article = session.get(Article, article_id)
+        assert article is not None
+        return article.state_at(utcnow())
