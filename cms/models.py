@@ -14,6 +14,7 @@ from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
 from cms.roles import Role
 from cms.users.models import User
+from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Article",
@@ -22,11 +23,15 @@ __all__ = [
     "ArticleStatus",
     "AuditEntry",
     "Base",
+    "OutboxEvent",
     "RateLimit",
     "Role",
     "StaffSession",
     "Tag",
     "TrashedArticle",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "article_tags",
 ]
