@@ -132,3 +132,8 @@ def can_read_audit(user: Actor | None) -> bool:
 def can_manage_trash(user: Actor | None) -> bool:
     """List, restore and purge deleted articles."""
     return is_admin(user)
+
+
+def can_manage_webhooks(user: Actor | None) -> bool:
+    """Add, list and remove webhook endpoints, read their deliveries, redeliver."""
+    return is_admin(user)
