@@ -147,13 +147,18 @@ class Dispatcher:
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         """Deliver until ``stop`` is set, waiting at most ``poll_seconds`` between rounds
         that found nothing (less when this process commits an event)."""
+        last_failure = ""
         while not stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:
-                # The database restarting, say: try again at the next round.
-                logger.exception("webhook dispatch round failed")
+                last_failure = ""
+            except Exception as exc:
+                # The database restarting, or not migrated yet: try again at the next
+                # round, saying so once rather than every second.
                 busy = 0
+                if str(exc) != last_failure:
+                    logger.exception("webhook dispatch round failed; retrying")
+                last_failure = str(exc)
             if not busy:
                 outbox.wait_for_events(poll_seconds)
 
