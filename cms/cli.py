@@ -23,9 +23,10 @@ from sqlalchemy.exc import DBAPIError
 
 from cms import dumps, logs, migrations
 from cms.actors import COMMAND_LINE, SYSTEM
+from cms.apikeys import service as apikeys
 from cms.articles.models import Article
 from cms.config import Settings
-from cms.db import Database, UnitOfWork
+from cms.db import Database, UnitOfWork, utcnow
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
 from cms.roles import Role
@@ -559,6 +560,89 @@ def webhooks_run(
             dispatcher.run(stop, poll_seconds=settings.webhooks_poll_seconds)
         except KeyboardInterrupt:
             stop.set()
+
+
+apikey_app = typer.Typer(help="API keys for front ends and scripts.")
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            help="content:read, drafts:read, articles:write, media:write, webhooks:manage"
+        ),
+    ],
+    owner: Annotated[
+        str | None, typer.Option(help="The owning user's email (none: an integration key)")
+    ] = None,
+    expires: Annotated[int | None, typer.Option(help="Days until it expires")] = None,
+) -> None:
+    """Make a key; it is printed once, alone on the last line."""
+    settings = _settings()
+    with _opened(settings) as database:
+        owner_id = None
+        if owner is not None:
+            with database.reading() as session:
+                user = users.get_user_by_email(session, owner)
+            if user is None:
+                raise DomainError(f"no user with email {owner!r}")
+            owner_id = user.id
+        made = database.run(
+            apikeys.CreateKey(
+                key_name=name, scopes=tuple(scope), owner_id=owner_id, expires_days=expires
+            ),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"Created API key {made.api_key.id} ({made.api_key.scopes}); shown this once:")
+    typer.echo(made.key)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Every key: id, name, scopes, owner, state, last use. Never the key itself."""
+    settings = _settings()
+    with _opened(settings) as database, database.reading() as session:
+        now = utcnow()
+        for key in apikeys.list_keys(session, SYSTEM):
+            if key.revoked_at is not None:
+                state = "revoked"
+            elif key.expires_at is not None and key.expires_at <= now:
+                state = "expired"
+            else:
+                state = "active"
+            owner = f"user {key.owner_id}" if key.owner_id is not None else "integration"
+            used = key.last_used_at.isoformat() if key.last_used_at else "never used"
+            typer.echo(f"{key.id}\t{key.name}\t{key.scopes}\t{owner}\t{state}\t{used}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Stop a key from working, from its next request on."""
+    settings = _settings()
+    with _opened(settings) as database:
+        database.run(apikeys.RevokeKey(key_id=key_id), actor=SYSTEM, origin=COMMAND_LINE)
+    typer.echo(f"Revoked API key {key_id}.")
+
+
+@apikey_app.command("rotate")
+def apikey_rotate(
+    key_id: Annotated[str, typer.Argument(metavar="ID")],
+    grace: Annotated[int, typer.Option(min=0, help="Seconds the old secret keeps working")] = 3600,
+) -> None:
+    """Give a key a new secret (printed once, alone on the last line)."""
+    settings = _settings()
+    with _opened(settings) as database:
+        made = database.run(
+            apikeys.RotateKey(key_id=key_id, grace_seconds=grace),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"Rotated API key {key_id}; the old secret works for {grace} s more:")
+    typer.echo(made.key)
 
 
 if __name__ == "__main__":

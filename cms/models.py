@@ -1,5 +1,6 @@
 """Every model, imported so ``Base.metadata`` is complete (Alembic and the admin need it)."""
 
+from cms.apikeys.models import ApiKey
 from cms.articles.models import (
     Article,
     ArticleRevision,
@@ -17,6 +18,7 @@ from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiKey",
     "Article",
     "ArticleRevision",
     "ArticleSlug",

@@ -1,9 +1,10 @@
-"""The outbox, webhook endpoints, their deliveries and attempts
+"""The outbox, webhook endpoints, their deliveries and attempts; API keys
 
 Every editorial action writes its events to outbox_events in its own transaction; the
 dispatcher fans each due event out into one webhook_deliveries row per subscribed
 endpoint and logs each POST in webhook_attempts. New tables only: nothing to backfill
-(events are told of changes made from now on).
+(events are told of changes made from now on). api_keys holds each key's public id,
+scopes, owner and the SHA-256 of its secret.
 
 Revision ID: 281cd085b06e
 Revises: 4a1d2c7e9b10
@@ -143,6 +144,39 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_webhook_attempts_delivery_id"), ["delivery_id"], unique=False
         )
+    op.create_table(
+        "api_keys",
+        sa.Column(
+            "id",
+            sa.String(length=12)
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=12), "mariadb"
+            )
+            .with_variant(
+                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=12), "mysql"
+            ),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("scopes", sa.String(length=255), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("previous_secret_hash", sa.String(length=64), nullable=True),
+        sa.Column("previous_expires_at", cms.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", cms.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", cms.db.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", cms.db.UTCDateTime(), nullable=True),
+        sa.Column("last_used_at", cms.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_api_keys_owner_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+        mysql_charset="utf8mb4",
+        mysql_engine="InnoDB",
+        sqlite_autoincrement=True,
+    )
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_api_keys_owner_id"), ["owner_id"], unique=False)
 
 
 def downgrade() -> None:
@@ -152,3 +186,4 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("outbox_events")
     op.drop_table("webhook_endpoints")
+    op.drop_table("api_keys")
