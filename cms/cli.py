@@ -530,6 +530,27 @@ def webhooks_remove(endpoint_id: Annotated[int, typer.Argument(metavar="ID")]) -
     typer.echo(f"Removed webhook endpoint {endpoint_id}.")
 
 
+@webhooks_app.command("rotate")
+def webhooks_rotate(
+    endpoint_id: Annotated[int, typer.Argument(metavar="ID")],
+    grace: Annotated[
+        int, typer.Option(min=0, help="Seconds the old secret keeps signing too")
+    ] = 86_400,
+) -> None:
+    """Give an endpoint a new secret (printed once); the old one signs too for --grace s."""
+    settings = _settings()
+    with _opened(settings) as database:
+        rotated = database.run(
+            webhooks.RotateSecret(
+                endpoint_id=endpoint_id, site_key=settings.secret, grace_seconds=grace
+            ),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"id: {rotated.endpoint.id}")
+    typer.echo(f"secret: {rotated.secret}")
+
+
 @webhooks_app.command("ping")
 def webhooks_ping(endpoint_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Send a ping event to one endpoint (delivered by the dispatcher)."""

@@ -71,6 +71,8 @@ class Claimed:
     endpoint_id: int
     url: str
     sealed_secret: str
+    # The secret before a rotation, while it still signs too.
+    sealed_previous: str | None
     message_id: str
     body: str
 
@@ -242,6 +244,8 @@ class Dispatcher:
                     WebhookEndpoint.id,
                     WebhookEndpoint.url,
                     WebhookEndpoint.secret,
+                    WebhookEndpoint.previous_secret,
+                    WebhookEndpoint.previous_expires_at,
                     OutboxEvent.message_id,
                     OutboxEvent.body,
                 )
@@ -258,10 +262,21 @@ class Dispatcher:
                 endpoint_id=endpoint_id,
                 url=url,
                 sealed_secret=sealed,
+                sealed_previous=previous if until is not None and until > now else None,
                 message_id=message_id,
                 body=body,
             )
-            for delivery_id, attempts, endpoint_id, url, sealed, message_id, body in rows
+            for (
+                delivery_id,
+                attempts,
+                endpoint_id,
+                url,
+                sealed,
+                previous,
+                until,
+                message_id,
+                body,
+            ) in rows
         ]
 
     def send(self, claimed: Claimed) -> Outcome:
@@ -272,7 +287,9 @@ class Dispatcher:
             return Outcome(None, _elapsed_ms(started), error=error[:255])
 
         try:
-            secret = signing.unseal(claimed.sealed_secret, self.site_key)
+            in_force = [signing.unseal(claimed.sealed_secret, self.site_key)]
+            if claimed.sealed_previous is not None:
+                in_force.append(signing.unseal(claimed.sealed_previous, self.site_key))
             target = targets.resolve(claimed.url, allow_private=self.allow_private)
         except (InvalidInput, ConfigurationError) as exc:
             return failed(str(exc))
@@ -284,7 +301,10 @@ class Dispatcher:
             "User-Agent": USER_AGENT,
             "webhook-id": claimed.message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": signing.sign(secret, claimed.message_id, timestamp, body),
+            # Space-separated: every secret still in force signs.
+            "webhook-signature": " ".join(
+                signing.sign(secret, claimed.message_id, timestamp, body) for secret in in_force
+            ),
         }
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         try:

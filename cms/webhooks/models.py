@@ -68,6 +68,10 @@ class WebhookEndpoint(Base):
     # must be readable to sign, and a copy of the database alone must not let anyone
     # forge our deliveries.
     secret: Mapped[str] = mapped_column(String(255))
+    # After a rotation the old secret signs too (a second signature in the header) until
+    # previous_expires_at, so receivers can switch without missing a delivery.
+    previous_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    previous_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Why the endpoint was disabled (a 410, retries exhausted), shown to its owner.
     disabled_reason: Mapped[str] = mapped_column(String(255), default="")

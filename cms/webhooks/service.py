@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import ClassVar
 
@@ -105,6 +106,42 @@ class AddEndpoint(Action[NewEndpoint]):
             object_id=endpoint.id,
             object_repr=self.url,
             changes={"events": (None, subscribed_events(endpoint))},
+        )
+        return NewEndpoint(endpoint=endpoint, secret=self._secret)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RotateSecret(Action[NewEndpoint]):
+    """Give an endpoint a new secret; deliveries carry a signature with the old one too
+    for ``grace_seconds``, so the receiver can switch without missing one."""
+
+    name: ClassVar[str] = "rotate_webhook_secret"
+    endpoint_id: int
+    site_key: str
+    grace_seconds: int = 86_400
+
+    @cached_property
+    def _secret(self) -> str:
+        return signing.new_secret()
+
+    def __call__(self, uow: UnitOfWork) -> NewEndpoint:
+        if not 0 <= self.grace_seconds <= 30 * 86_400:
+            raise InvalidInput("grace", "The grace period is 0 to 2592000 seconds (30 days)")
+        endpoint = _endpoint(uow, self.endpoint_id)
+        if self.grace_seconds:
+            endpoint.previous_secret = endpoint.secret
+            endpoint.previous_expires_at = utcnow() + timedelta(seconds=self.grace_seconds)
+        else:
+            endpoint.previous_secret = None
+            endpoint.previous_expires_at = None
+        endpoint.secret = signing.seal(self._secret, self.site_key)
+        uow.session.flush()
+        audit.record(
+            uow,
+            action=self.name,
+            object_type="webhook",
+            object_id=endpoint.id,
+            object_repr=endpoint.url,
         )
         return NewEndpoint(endpoint=endpoint, secret=self._secret)
 

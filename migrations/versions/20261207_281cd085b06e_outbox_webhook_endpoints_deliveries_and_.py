@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("events", sa.Text(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("secret", sa.String(length=255), nullable=False),
+        sa.Column("previous_secret", sa.String(length=255), nullable=True),
+        sa.Column("previous_expires_at", cms.db.UTCDateTime(), nullable=True),
         sa.Column("created_at", cms.db.UTCDateTime(), nullable=False),
         sa.Column("disabled_reason", sa.String(length=255), nullable=False),
         sa.Column("disabled_at", cms.db.UTCDateTime(), nullable=True),

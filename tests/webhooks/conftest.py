@@ -4,6 +4,7 @@ a dispatcher wired to the test database."""
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,13 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with receiving() as state:
+        yield state
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    """A :class:`Receiver` served on a loopback port while the block runs."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -64,7 +72,11 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # Two dispatchers connect 16 at a time; the default backlog of 5 would refuse some.
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -75,3 +75,16 @@ def test_removing_an_unknown_endpoint_says_so(database: Database) -> None:
     result = CliRunner().invoke(app, ["webhooks", "remove", "999"], env=env(database))
     assert result.exit_code == 1
     assert "No webhook endpoint with that id" in result.output
+
+
+def test_rotate_prints_a_new_secret_once(database: Database, receiver: Receiver) -> None:
+    runner = CliRunner()
+    added = runner.invoke(app, ["webhooks", "add", receiver.url], env=env(database))
+    old = dict(line.split(": ", 1) for line in added.output.strip().splitlines())
+    rotated = runner.invoke(
+        app, ["webhooks", "rotate", old["id"], "--grace", "60"], env=env(database)
+    )
+    assert rotated.exit_code == 0, rotated.output
+    new = dict(line.split(": ", 1) for line in rotated.output.strip().splitlines())
+    assert new["id"] == old["id"] and new["secret"].startswith("whsec_")
+    assert new["secret"] != old["secret"]

@@ -230,7 +230,16 @@ def test_two_dispatchers_deliver_every_event_exactly_once(
     numbers = [json.loads(item.body)["data"]["number"] for item in receiver.received]
     assert sorted(numbers) == list(range(count))  # each once, none twice
     with database.sessionmaker() as session:
-        assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == count
+        answered = session.execute(
+            select(WebhookAttempt.status_code, WebhookAttempt.error).where(
+                WebhookAttempt.status_code.is_not(None)
+            )
+        ).all()
+        unanswered = session.scalars(
+            select(WebhookAttempt.error).where(WebhookAttempt.status_code.is_(None))
+        ).all()
+    # One answered attempt per event: no delivery was POSTed twice.
+    assert len(answered) == count and {code for code, _ in answered} == {200}, unanswered
 
 
 def test_a_dispatcher_killed_after_claiming_leaves_it_to_another_with_the_same_id(
@@ -372,3 +381,38 @@ def test_only_admins_manage_endpoints(database: Database, editor: User, receiver
             service.AddEndpoint(url=receiver.url, site_key=TEST_SECRET_KEY, allow_private=True),
             actor=editor,
         )
+
+
+def test_during_a_rotation_both_secrets_sign(
+    database: Database,
+    editor: User,
+    receiver: Receiver,
+    add_endpoint: EndpointFactory,
+    make_dispatcher: DispatcherFactory,
+    make_user: UserFactory,
+) -> None:
+    old = add_endpoint(receiver.url)
+    admin = make_user(role=Role.ADMIN)
+    new: service.NewEndpoint = database.run(
+        service.RotateSecret(endpoint_id=old.endpoint.id, site_key=TEST_SECRET_KEY),
+        actor=admin,
+    )
+    assert new.secret != old.secret
+    publish(database, editor, "One")
+    drain(make_dispatcher(), lambda: len(receiver.received) == 1)
+    first = receiver.received[0]
+    assert len(first.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old.secret, new.secret):
+        Webhook(secret).verify(first.body, first.headers)
+
+    database.run(
+        service.RotateSecret(
+            endpoint_id=old.endpoint.id, site_key=TEST_SECRET_KEY, grace_seconds=0
+        ),
+        actor=admin,
+    )
+    publish(database, editor, "Two")
+    drain(make_dispatcher(), lambda: len(receiver.received) == 2)
+    second = receiver.received[1]
+    with pytest.raises(Exception, match="signature"):
+        Webhook(new.secret).verify(second.body, second.headers)
