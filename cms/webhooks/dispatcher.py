@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 
 from cms.config import Settings
 from cms.db import Database, utcnow
@@ -59,6 +59,11 @@ JITTER = 0.2
 # A receiver may ask for a later retry, not one later than this.
 LONGEST_RETRY_AFTER = 86_400
 USER_AGENT = "cms-webhooks/1"
+# Events, their deliveries and the delivery log are kept this long once nothing is left
+# to send, then pruned (a batch at a time, by an idle dispatcher, at most hourly).
+RETENTION = timedelta(days=30)
+PRUNE_EVERY_SECONDS = 3600
+PRUNE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -150,9 +155,13 @@ class Dispatcher:
         """Deliver until ``stop`` is set, waiting at most ``poll_seconds`` between rounds
         that found nothing (less when this process commits an event)."""
         last_failure = ""
+        pruned_at = 0.0
         while not stop.is_set():
             try:
                 busy = self.run_once()
+                if not busy and time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
+                    self.prune()
+                    pruned_at = time.monotonic()
                 last_failure = ""
             except Exception as exc:
                 # The database restarting, or not migrated yet: try again at the next
@@ -173,6 +182,35 @@ class Dispatcher:
         for item, outcome in zip(claimed, outcomes, strict=True):
             self.record(item, outcome)
         return fanned + len(claimed)
+
+    def prune(self, retention: timedelta = RETENTION) -> int:
+        """Delete events older than ``retention`` with nothing left to deliver, with
+        their deliveries and attempts; how many events (one batch)."""
+        cutoff = self.clock() - retention
+        with self.database.unit_of_work() as uow:
+            session = uow.session
+            pending = exists().where(
+                WebhookDelivery.event_id == OutboxEvent.id,
+                WebhookDelivery.status == DeliveryStatus.PENDING,
+            )
+            ids = session.scalars(
+                select(OutboxEvent.id)
+                .where(OutboxEvent.fanned_out.is_(True), OutboxEvent.created_at < cutoff, ~pending)
+                .order_by(OutboxEvent.id)
+                .limit(PRUNE_BATCH)
+            ).all()
+            if not ids:
+                return 0
+            deliveries = select(WebhookDelivery.id).where(WebhookDelivery.event_id.in_(ids))
+            for statement in (
+                delete(WebhookAttempt).where(
+                    WebhookAttempt.delivery_id.in_(session.scalars(deliveries).all())
+                ),
+                delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(ids)),
+                delete(OutboxEvent).where(OutboxEvent.id.in_(ids)),
+            ):
+                session.execute(statement.execution_options(synchronize_session=False))
+            return len(ids)
 
     def fan_out(self) -> int:
         """Make the deliveries of the events whose time has come; how many events."""

@@ -416,3 +416,28 @@ def test_during_a_rotation_both_secrets_sign(
     second = receiver.received[1]
     with pytest.raises(Exception, match="signature"):
         Webhook(new.secret).verify(second.body, second.headers)
+
+
+def test_old_events_with_nothing_left_to_send_are_pruned(
+    database: Database,
+    editor: User,
+    receiver: Receiver,
+    add_endpoint: EndpointFactory,
+    make_dispatcher: DispatcherFactory,
+) -> None:
+    receiver.answers = [(200, {}), (500, {})]
+    add_endpoint(receiver.url)
+    publish(database, editor, "Delivered")
+    publish(database, editor, "Failing")
+    dispatcher = make_dispatcher()
+    drain(dispatcher, lambda: len(receiver.received) == 2)
+    with database.unit_of_work() as uow:
+        outbox.emit(uow, "ping", {"recent": True})
+    dispatcher.run_once()
+    assert make_dispatcher(clock=lambda: utcnow() + timedelta(days=29)).prune() == 0
+    later = make_dispatcher(clock=lambda: utcnow() + timedelta(days=31))
+    assert later.prune() == 2  # the delivered one and the ping; the one to retry stays
+    with database.sessionmaker() as session:
+        [kept] = session.scalars(select(WebhookDelivery)).all()
+        assert kept.status == DeliveryStatus.PENDING
+        assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 1
