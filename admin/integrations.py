@@ -89,9 +89,8 @@ class IntegrationPages:
         except AdminError as exc:
             Flash.error(request, f"The endpoint was not added: {exc}")
             return RedirectResponse(str(request.url_for("admin:webhooks")), 302)
-        return await self.pages.render(
+        return await self._shown_once(
             request,
-            "cms/shown_once.html",
             {
                 "title": "Webhook endpoint added",
                 "what": f"The signing secret of endpoint {added.endpoint.id} "
@@ -226,9 +225,8 @@ class IntegrationPages:
         except AdminError as exc:
             Flash.error(request, f"No key was made: {exc}")
             return RedirectResponse(str(request.url_for("admin:apikeys")), 302)
-        return await self.pages.render(
+        return await self._shown_once(
             request,
-            "cms/shown_once.html",
             {
                 "title": "API key made",
                 "what": f"API key {made.api_key.id} ({made.api_key.scopes})",
@@ -270,9 +268,8 @@ class IntegrationPages:
         except AdminError as exc:
             Flash.error(request, f"The key was not rotated: {exc}")
             return RedirectResponse(str(request.url_for("admin:apikeys")), 302)
-        return await self.pages.render(
+        return await self._shown_once(
             request,
-            "cms/shown_once.html",
             {
                 "title": "API key rotated",
                 "what": f"The new key {made.api_key.id}; the old one works for {grace} s more",
@@ -280,6 +277,12 @@ class IntegrationPages:
                 "back": str(request.url_for("admin:apikeys").path),
             },
         )
+
+    async def _shown_once(self, request: Request, context: dict[str, str]) -> Response:
+        """The page that shows a new secret or key, which no cache may keep."""
+        response = await self.pages.render(request, "cms/shown_once.html", context)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def _flash_run(self, request: Request, action: Any, done: str) -> None:
         try:

@@ -43,6 +43,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def shown_once(page: httpx.Response) -> str:
+    assert page.headers["cache-control"] == "no-store"
     match = re.search(r'<pre class="cms-shown-once"><code>([^<]+)</code>', page.text)
     assert match, page.text
     return match.group(1)
