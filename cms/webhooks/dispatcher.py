@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import Connection, delete, exists, select, update
 
 from cms.config import Settings
 from cms.db import Database, utcnow
@@ -176,12 +176,36 @@ class Dispatcher:
     def run_once(self) -> int:
         """One round: fan out, claim, deliver, record. How many events and deliveries
         it handled (0: there was nothing to do)."""
-        fanned = self.fan_out()
-        claimed = self.claim()
+        events_due, deliveries_due = self._due()
+        fanned = self.fan_out() if events_due else 0
+        claimed = self.claim() if deliveries_due or fanned else []
         outcomes = list(self._pool.map(self.send, claimed))
         for item, outcome in zip(claimed, outcomes, strict=True):
             self.record(item, outcome)
         return fanned + len(claimed)
+
+    def _due(self) -> tuple[bool, bool]:
+        """Whether any event or delivery is due, asked without a lock: an idle dispatcher
+        polling every second must not take SQLite's write lock every second."""
+        now = self.clock()
+
+        def ask(connection: Connection) -> tuple[bool, bool]:
+            event = connection.execute(
+                select(OutboxEvent.id)
+                .where(OutboxEvent.fanned_out.is_(False), OutboxEvent.due_at <= now)
+                .limit(1)
+            ).first()
+            delivery = connection.execute(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.PENDING,
+                    WebhookDelivery.next_attempt_at <= now,
+                )
+                .limit(1)
+            ).first()
+            return event is not None, delivery is not None
+
+        return self.database.read(ask)
 
     def prune(self, retention: timedelta = RETENTION) -> int:
         """Delete events older than ``retention`` with nothing left to deliver, with

@@ -26,6 +26,7 @@ from cms.webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from tests.articles.test_lists import counted
 from tests.conftest import TEST_SECRET_KEY, UserFactory
 from tests.webhooks.conftest import (
     DispatcherFactory,
@@ -445,3 +446,14 @@ def test_old_events_with_nothing_left_to_send_are_pruned(
         [kept] = session.scalars(select(WebhookDelivery)).all()
         assert kept.status == DeliveryStatus.PENDING
         assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 1
+
+
+def test_an_idle_round_takes_no_write_lock(
+    database: Database, make_dispatcher: DispatcherFactory
+) -> None:
+    dispatcher = make_dispatcher()
+    dispatcher.run_once()  # warm the pools
+    with counted(database) as statements:
+        assert dispatcher.run_once() == 0
+    assert len(statements) == 2, statements  # two plain reads: nothing is due
+    assert not any("FOR UPDATE" in statement.upper() for statement in statements)
