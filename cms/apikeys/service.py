@@ -40,6 +40,7 @@ INVALID_KEY = "Invalid, expired or revoked API key"
 # last_used_at is written at most this often per key.
 TOUCH_INTERVAL = timedelta(minutes=1)
 LONGEST_GRACE_SECONDS = 30 * 86_400
+_NO_SUCH_KEY = keys.digest("")
 
 
 class Scope(StrEnum):
@@ -106,7 +107,11 @@ def authenticate(runner: _Executes, engine: Engine, presented: PresentedKey) -> 
         .outerjoin(User, User.id == ApiKey.owner_id)
         .where(ApiKey.id == presented.key_id)
     ).first()
-    if row is None or not _secret_matches(row, presented.secret_digest, now):
+    if row is None:
+        # The same comparison as for a known id, so both failures take the same time.
+        keys.compare(_NO_SUCH_KEY, presented.secret_digest)
+        raise NotAuthenticated(INVALID_KEY)
+    if not _secret_matches(row, presented.secret_digest, now):
         raise NotAuthenticated(INVALID_KEY)
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         raise NotAuthenticated(INVALID_KEY)
