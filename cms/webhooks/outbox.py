@@ -17,6 +17,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete
@@ -25,15 +26,20 @@ from cms.articles.models import Article, ArticleState, ArticleStatus, state_of
 from cms.db import UnitOfWork, utcnow
 from cms.webhooks.models import OutboxEvent
 
-ARTICLE_EVENTS = (
-    "article.published",
-    "article.updated",
-    "article.unpublished",
-    "article.scheduled",
-    "article.deleted",
-    "article.restored",
-)
-EVENT_TYPES = (*ARTICLE_EVENTS, "ping")
+
+class EventType(StrEnum):
+    """Every type of event an endpoint can listen for."""
+
+    ARTICLE_PUBLISHED = "article.published"
+    ARTICLE_UPDATED = "article.updated"
+    ARTICLE_UNPUBLISHED = "article.unpublished"
+    ARTICLE_SCHEDULED = "article.scheduled"
+    ARTICLE_DELETED = "article.deleted"
+    ARTICLE_RESTORED = "article.restored"
+    PING = "ping"
+
+
+EVENT_TYPES = tuple(event_type.value for event_type in EventType)
 
 # Saves named after a change of state (cms.articles.actions.transition) tell of it.
 _BY_ACTION = {

@@ -8,11 +8,11 @@ under the site's key (:mod:`cms.webhooks.signing`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from cms.webhooks.models import (
 )
 
 ONLY_ADMINS = "Only admins may manage webhooks"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,16 @@ class AddEndpoint(Action[NewEndpoint]):
         return signing.new_secret()
 
     def prepare(self) -> None:
-        """Resolve the URL (a DNS lookup) before the transaction begins."""
-        targets.resolve(self.url, allow_private=self.allow_private)
+        """Check the URL's form before the transaction begins."""
+        targets.parse(self.url)
         self._secret  # noqa: B018 (computed and kept)
 
     def __call__(self, uow: UnitOfWork) -> NewEndpoint:
         if not permissions.can_manage_webhooks(uow.actor):
             raise PermissionDenied(ONLY_ADMINS)
-        targets.parse(self.url)
+        # Resolved only for someone allowed to add endpoints: to anyone else, what a
+        # host resolves to from inside our network is none of their business.
+        targets.resolve(self.url, allow_private=self.allow_private)
         endpoint = WebhookEndpoint(
             url=self.url,
             events=json.dumps(_checked_events(self.events)),
@@ -223,6 +226,19 @@ class Redeliver(Action[None]):
             object_id=endpoint.id,
             object_repr=endpoint.url,
         )
+
+
+@dataclass(frozen=True)
+class Managing(Generic[T]):
+    """Other work on webhooks, run through the unit of work (so an API key needs
+    ``webhooks:manage`` for it, see :func:`cms.deps.scope_for`)."""
+
+    work: Callable[[UnitOfWork], T]
+
+    def __call__(self, uow: UnitOfWork) -> T:
+        if not permissions.can_manage_webhooks(uow.actor):
+            raise PermissionDenied(ONLY_ADMINS)
+        return self.work(uow)
 
 
 def disable(session: Session, endpoint_id: int, reason: str) -> None:
