@@ -19,6 +19,7 @@ from admin.auth import PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import MAX_FORM_BYTES, csrf_token
 from admin.editorial import EditorialPages
 from admin.errors import answer_errors
+from admin.integrations import IntegrationPages
 from admin.links import render_with_paths
 from admin.pages import Pages
 from admin.tags import TagAdmin, TagSuggestions
@@ -113,6 +114,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     editorial = EditorialPages(pages)
     trail = AuditPages(pages)
     tags = TagSuggestions(pages)
+    integrations = IntegrationPages(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
@@ -131,6 +133,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         Route("/logout", pages.logout, methods=["GET", "POST"], name="logout"),
         Route("/account", pages.account, methods=["GET", "POST"], name="account"),
         Route("/account/password", pages.change_password, methods=["POST"], name="password"),
+        *_integration_routes(integrations),
         Route("/{identity}/export/{export_type}", pages.export, methods=["GET"], name="export"),
         Route("/{identity}/confirm", pages.confirm, methods=["GET"], name="confirm"),
         Route("/{identity}/act/{action}", pages.act, methods=["POST"], name="act"),
@@ -141,6 +144,37 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         if getattr(route, "name", None) not in replaced
     ]
     admin.admin.router.routes = ours + kept
+
+
+def _integration_routes(pages: IntegrationPages) -> list[BaseRoute]:
+    hooks = "/integrations/webhooks"
+    keys = "/integrations/apikeys"
+    return [
+        Route(hooks, pages.endpoints, methods=["GET"], name="webhooks"),
+        Route(f"{hooks}/add", pages.add_endpoint, methods=["POST"], name="webhook_add"),
+        Route(f"{hooks}/{{endpoint_id}}", pages.endpoint, methods=["GET"], name="webhook"),
+        Route(f"{hooks}/{{endpoint_id}}/ping", pages.ping, methods=["POST"], name="webhook_ping"),
+        Route(
+            f"{hooks}/{{endpoint_id}}/remove",
+            pages.remove_endpoint,
+            methods=["POST"],
+            name="webhook_remove",
+        ),
+        Route(
+            f"{hooks}/{{endpoint_id}}/deliveries/{{delivery_id}}/redeliver",
+            pages.redeliver,
+            methods=["POST"],
+            name="webhook_redeliver",
+        ),
+        Route(keys, pages.keys, methods=["GET"], name="apikeys"),
+        Route(f"{keys}/create", pages.create_key, methods=["POST"], name="apikey_create"),
+        Route(
+            f"{keys}/{{key_id}}/revoke", pages.revoke_key, methods=["POST"], name="apikey_revoke"
+        ),
+        Route(
+            f"{keys}/{{key_id}}/rotate", pages.rotate_key, methods=["POST"], name="apikey_rotate"
+        ),
+    ]
 
 
 def _with_room_for_a_body(route: BaseRoute) -> BaseRoute:

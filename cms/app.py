@@ -32,6 +32,7 @@ from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, Reque
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
 from cms.users.router import router as users_router
+from cms.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(articles_router)
     app.include_router(tags_router)
     app.include_router(trash_router)
+    app.include_router(webhooks_router)
     app.include_router(feeds_router)
     app.include_router(metrics.router)
     _add_landing_page(app)

@@ -5,8 +5,10 @@ import ipaddress
 import logging
 import os
 import secrets
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,11 +24,12 @@ from sqlalchemy.exc import DBAPIError
 
 from cms import dumps, logs, migrations
 from cms.actors import COMMAND_LINE, SYSTEM
+from cms.apikeys import service as apikeys
 from cms.articles import rerender
 from cms.articles.models import Article
 from cms.articles.rendering import RENDERER_VERSION
 from cms.config import Settings
-from cms.db import Database, UnitOfWork
+from cms.db import Database, UnitOfWork, utcnow
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
 from cms.roles import Role
@@ -34,6 +37,8 @@ from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
 from cms.users.models import User
+from cms.webhooks import service as webhooks
+from cms.webhooks.dispatcher import Dispatcher
 
 # Seconds `cms serve` gives in-flight requests to finish after SIGTERM.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -126,8 +131,15 @@ def serve(
     graceful_timeout: Annotated[
         int, typer.Option(min=0, help="Seconds in-flight requests get to finish on SIGTERM")
     ] = GRACEFUL_SHUTDOWN_SECONDS,
+    deliver_webhooks: Annotated[
+        bool,
+        typer.Option(
+            "--webhooks/--no-webhooks",
+            help="Run a webhook dispatcher beside the server (off: run `cms webhooks run`)",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the API, /docs and the /admin back office."""
+    """Serve the API, /docs and the /admin back office (and deliver webhooks)."""
     settings = _settings()  # refuse to start on bad settings before forking workers
     if not _is_loopback(host) and settings.environment == "development":
         typer.echo(
@@ -138,7 +150,11 @@ def serve(
             err=True,
         )
     trusted = [str(network) for network in settings.trusted_proxies]
-    with clean_exit_on_sigterm(), shared_metrics_directory(1 if reload else workers):
+    with (
+        clean_exit_on_sigterm(),
+        shared_metrics_directory(1 if reload else workers),
+        _dispatching(settings, enabled=deliver_webhooks),
+    ):
         uvicorn.run(
             "cms.asgi:build_app",
             factory=True,
@@ -155,6 +171,32 @@ def serve(
             log_config=logs.logging_config(settings),
             access_log=False,
         )
+
+
+@contextmanager
+def _dispatching(settings: Settings, *, enabled: bool) -> Iterator[None]:
+    """A webhook dispatcher in a thread of this process while the block runs."""
+    if not enabled:
+        yield
+        return
+    database = _database(settings)
+    stop = threading.Event()
+    dispatcher = Dispatcher.from_settings(database, settings)
+    thread = threading.Thread(
+        target=dispatcher.run,
+        args=(stop,),
+        kwargs={"poll_seconds": settings.webhooks_poll_seconds},
+        name="webhook-dispatcher",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=settings.webhooks_timeout_seconds + 5)
+        dispatcher.close()
+        database.dispose()
 
 
 def _is_loopback(host: str) -> bool:
@@ -474,6 +516,193 @@ def alembic(ctx: typer.Context) -> None:
         raise _fail(f"database error: {_first_line(exc.orig)}") from exc
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from exc
+
+
+webhooks_app = typer.Typer(help="Webhook endpoints, and the dispatcher that delivers to them.")
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST, e.g. https://example.com/hooks")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", help="An event type to send (repeat; none: every type)"),
+    ] = None,
+) -> None:
+    """Add an endpoint; prints its id and its secret (shown this once only)."""
+    settings = _settings()
+    with _opened(settings) as database:
+        added = database.run(
+            webhooks.AddEndpoint(
+                url=url,
+                events=tuple(event or ()),
+                site_key=settings.secret,
+                allow_private=settings.webhooks_allow_private_targets,
+            ),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"id: {added.endpoint.id}")
+    typer.echo(f"secret: {added.secret}")
+
+
+@webhooks_app.command("list")
+def webhooks_list() -> None:
+    """Every endpoint: id, state, events, URL."""
+    settings = _settings()
+    with _opened(settings) as database, database.reading() as session:
+        for endpoint in webhooks.list_endpoints(session, SYSTEM):
+            state = "enabled" if endpoint.enabled else f"disabled ({endpoint.disabled_reason})"
+            events = ",".join(webhooks.subscribed_events(endpoint)) or "*"
+            typer.echo(f"{endpoint.id}\t{state}\t{events}\t{endpoint.url}")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(endpoint_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Remove an endpoint, with its deliveries."""
+    settings = _settings()
+    with _opened(settings) as database:
+        database.run(
+            webhooks.RemoveEndpoint(endpoint_id=endpoint_id), actor=SYSTEM, origin=COMMAND_LINE
+        )
+    typer.echo(f"Removed webhook endpoint {endpoint_id}.")
+
+
+@webhooks_app.command("rotate")
+def webhooks_rotate(
+    endpoint_id: Annotated[int, typer.Argument(metavar="ID")],
+    grace: Annotated[
+        int, typer.Option(min=0, help="Seconds the old secret keeps signing too")
+    ] = 86_400,
+) -> None:
+    """Give an endpoint a new secret (printed once); the old one signs too for --grace s."""
+    settings = _settings()
+    with _opened(settings) as database:
+        rotated = database.run(
+            webhooks.RotateSecret(
+                endpoint_id=endpoint_id, site_key=settings.secret, grace_seconds=grace
+            ),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"id: {rotated.endpoint.id}")
+    typer.echo(f"secret: {rotated.secret}")
+
+
+@webhooks_app.command("ping")
+def webhooks_ping(endpoint_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Send a ping event to one endpoint (delivered by the dispatcher)."""
+    settings = _settings()
+    with _opened(settings) as database:
+        database.run(webhooks.SendPing(endpoint_id=endpoint_id), actor=SYSTEM, origin=COMMAND_LINE)
+    typer.echo(f"Ping queued for webhook endpoint {endpoint_id}.")
+
+
+@webhooks_app.command("run")
+def webhooks_run(
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver what is due now, then exit")
+    ] = False,
+) -> None:
+    """Deliver webhooks until stopped (SIGINT or SIGTERM). Run as many as you like."""
+    settings = _settings()
+    with _opened(settings) as database, Dispatcher.from_settings(database, settings) as dispatcher:
+        if once:
+            handled = 0
+            while worked := dispatcher.run_once():
+                handled += worked
+            typer.echo(f"Handled {handled} events and deliveries.")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda _signal, _frame: stop.set())
+        try:
+            dispatcher.run(stop, poll_seconds=settings.webhooks_poll_seconds)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+apikey_app = typer.Typer(help="API keys for front ends and scripts.")
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            help="content:read, drafts:read, articles:write, media:write, webhooks:manage"
+        ),
+    ],
+    owner: Annotated[
+        str | None, typer.Option(help="The owning user's email (none: an integration key)")
+    ] = None,
+    expires: Annotated[int | None, typer.Option(help="Days until it expires")] = None,
+) -> None:
+    """Make a key; it is printed once, alone on the last line."""
+    settings = _settings()
+    with _opened(settings) as database:
+        owner_id = None
+        if owner is not None:
+            with database.reading() as session:
+                user = users.get_user_by_email(session, owner)
+            if user is None:
+                raise DomainError(f"no user with email {owner!r}")
+            owner_id = user.id
+        made = database.run(
+            apikeys.CreateKey(
+                key_name=name, scopes=tuple(scope), owner_id=owner_id, expires_days=expires
+            ),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"Created API key {made.api_key.id} ({made.api_key.scopes}); shown this once:")
+    typer.echo(made.key)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Every key: id, name, scopes, owner, state, last use. Never the key itself."""
+    settings = _settings()
+    with _opened(settings) as database, database.reading() as session:
+        now = utcnow()
+        for key in apikeys.list_keys(session, SYSTEM):
+            if key.revoked_at is not None:
+                state = "revoked"
+            elif key.expires_at is not None and key.expires_at <= now:
+                state = "expired"
+            else:
+                state = "active"
+            owner = f"user {key.owner_id}" if key.owner_id is not None else "integration"
+            used = key.last_used_at.isoformat() if key.last_used_at else "never used"
+            typer.echo(f"{key.id}\t{key.name}\t{key.scopes}\t{owner}\t{state}\t{used}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Stop a key from working, from its next request on."""
+    settings = _settings()
+    with _opened(settings) as database:
+        database.run(apikeys.RevokeKey(key_id=key_id), actor=SYSTEM, origin=COMMAND_LINE)
+    typer.echo(f"Revoked API key {key_id}.")
+
+
+@apikey_app.command("rotate")
+def apikey_rotate(
+    key_id: Annotated[str, typer.Argument(metavar="ID")],
+    grace: Annotated[int, typer.Option(min=0, help="Seconds the old secret keeps working")] = 3600,
+) -> None:
+    """Give a key a new secret (printed once, alone on the last line)."""
+    settings = _settings()
+    with _opened(settings) as database:
+        made = database.run(
+            apikeys.RotateKey(key_id=key_id, grace_seconds=grace),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"Rotated API key {key_id}; the old secret works for {grace} s more:")
+    typer.echo(made.key)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     sql_echo: bool = False
+    # Webhooks go to public addresses only; true allows loopback, private and link-local
+    # targets too (development and tests, never production).
+    webhooks_allow_private_targets: bool = False
+    # Seconds a receiver has to answer a delivery before it counts as failed.
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Seconds an idle dispatcher waits before looking for due events again.
+    webhooks_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
     admin_password: SecretStr | None = None

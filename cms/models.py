@@ -1,5 +1,6 @@
 """Every model, imported so ``Base.metadata`` is complete (Alembic and the admin need it)."""
 
+from cms.apikeys.models import ApiKey
 from cms.articles.models import (
     Article,
     ArticleRevision,
@@ -14,19 +15,25 @@ from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
 from cms.roles import Role
 from cms.users.models import User
+from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiKey",
     "Article",
     "ArticleRevision",
     "ArticleSlug",
     "ArticleStatus",
     "AuditEntry",
     "Base",
+    "OutboxEvent",
     "RateLimit",
     "Role",
     "StaffSession",
     "Tag",
     "TrashedArticle",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "article_tags",
 ]

@@ -180,3 +180,8 @@ def can_restore_from_trash(user: Actor | None, trashed: TrashedArticle) -> bool:
 def can_purge_trash(user: Actor | None) -> bool:
     """Delete a trashed article for good, with its history: admins only."""
     return is_admin(user)
+
+
+def can_manage_webhooks(user: Actor | None) -> bool:
+    """Add, list and remove webhook endpoints, read their deliveries, redeliver."""
+    return is_admin(user)

@@ -53,6 +53,7 @@ from cms.db import UnitOfWork, utcnow
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from cms.fields import Body, PublicationTime, Slug, Title, validated
 from cms.users.models import User
+from cms.webhooks import outbox
 
 SLUG_TAKEN = "Slug already in use by another article; choose another"
 STALE = "The article changed since you read it; read it again and reapply your change"
@@ -390,6 +391,7 @@ class DeleteArticle(Action[None]):
             object_id=self.article_id,
             object_repr=article.title,
         )
+        outbox.article_deleted(uow, article)
         _purge_expired(uow)
 
 
@@ -592,7 +594,8 @@ def _record(
     action: str,
     changes: dict[str, tuple[Any, Any]] | None = None,
 ) -> None:
-    """What every save leaves behind, in its own transaction: a revision, an audit entry."""
+    """What every save leaves behind, in its own transaction: a revision, an audit entry
+    and the outbox events it causes."""
     uow.session.refresh(article, ["author"])
     _save_revision(uow, article)
     audit.record(
@@ -603,6 +606,7 @@ def _record(
         object_repr=article.title,
         changes=changes,
     )
+    outbox.article_saved(uow, article, action, changes)
 
 
 def _save_revision(uow: UnitOfWork, article: Article) -> ArticleRevision:

@@ -35,6 +35,7 @@ from cms.deps import (
     SignedInViewer,
     WriterDep,
     get_credentials,
+    read_viewer,
 )
 from cms.errors import NotFound
 from cms.fields import TAG_MAX_LENGTH
@@ -129,7 +130,7 @@ async def list_articles(
     secret = settings.secret
 
     def read(connection: Connection) -> tuple[reads.ListPage, datetime | None]:
-        viewer = None if credentials is None else reads.load_viewer(connection, *credentials)
+        viewer = read_viewer(connection, credentials)
         page = reads.list_articles(connection, viewer=viewer, query=query, now=now, secret=secret)
         public = credentials is None and status_ is None
         return page, reads.next_scheduled(connection, now) if public else None
@@ -202,7 +203,7 @@ async def _read_one(
     if_none_match = request.headers.get("if-none-match")
 
     def read(connection: Connection) -> reads.ArticleRead:
-        viewer = None if credentials is None else reads.load_viewer(connection, *credentials)
+        viewer = read_viewer(connection, credentials)
         return reads.read_article(
             connection,
             viewer=viewer,

@@ -215,6 +215,17 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("list", "GET"): {**ALL_REFUSED, "article": only_mine, "trashed-article": nothing_of_b},
     ("audit-diff", "GET"): refused,
     ("tag-suggestions", "GET"): harmless,
+    # Webhooks and API keys are admins' only.
+    ("webhooks", "GET"): refused,
+    ("webhook", "GET"): refused,
+    ("webhook_add", "POST"): refused_write,
+    ("webhook_ping", "POST"): refused_write,
+    ("webhook_remove", "POST"): refused_write,
+    ("webhook_redeliver", "POST"): refused_write,
+    ("apikeys", "GET"): refused,
+    ("apikey_create", "POST"): refused_write,
+    ("apikey_revoke", "POST"): refused_write,
+    ("apikey_rotate", "POST"): refused_write,
     ("details", "GET"): ALL_REFUSED,
     ("delete", "DELETE"): WRITES_REFUSED,
     ("create", "GET"): {**ALL_REFUSED, "article": form_without_author},
@@ -288,6 +299,9 @@ def probes(
             export_type="csv",
             column_name="body",
             action="{action}",
+            endpoint_id=pk,
+            key_id=pk,
+            delivery_id=pk,
         )
         if name in ("cms-statics", "statics"):
             file = "cms.css" if name == "cms-statics" else "css/main.css"

@@ -1,0 +1,2 @@
+"""API keys: credentials for front ends and scripts, with scopes, that are not a
+person's password."""
