@@ -25,6 +25,8 @@ from sqlalchemy.exc import ArgumentError
 SUPPORTED_BACKENDS = frozenset({"sqlite", "mysql", "mariadb"})
 MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY_FILE = Path("~/.config/cms/secret_key")
+# No setting may allow more pixels than this; Pillow's own bomb check is set to it too.
+MEDIA_PIXEL_CEILING = 200_000_000
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -85,6 +87,18 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     sql_echo: bool = False
+    # Uploaded media (cms.media): where the local-disk store keeps its files, the largest
+    # upload accepted (its own cap; JSON bodies keep theirs), the most pixels one image
+    # may have (width x height x frames, checked on the header before anything is
+    # decoded), how many images one process decodes at once and how long a request waits
+    # for its turn (past that: 503 and Retry-After), and how old an unreferenced stored
+    # file must be before `cms media gc` (or a delete) removes it.
+    media_root: Path = Path("./media")
+    media_max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, le=1024**3)
+    media_max_pixels: int = Field(default=60_000_000, ge=1, le=MEDIA_PIXEL_CEILING)
+    media_render_slots: int = Field(default=2, ge=1, le=64)
+    media_render_wait_seconds: float = Field(default=10, ge=0, le=120)
+    media_gc_grace_seconds: int = Field(default=3600, ge=0)
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
     admin_password: SecretStr | None = None

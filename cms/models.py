@@ -12,6 +12,7 @@ from cms.articles.models import (
 from cms.audit.models import AuditEntry
 from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
+from cms.media.models import MediaAsset
 from cms.roles import Role
 from cms.users.models import User
 
@@ -22,6 +23,7 @@ __all__ = [
     "ArticleStatus",
     "AuditEntry",
     "Base",
+    "MediaAsset",
     "RateLimit",
     "Role",
     "StaffSession",

@@ -24,6 +24,7 @@ from cms.db import TABLE_ARGS, Base, LongText, UTCDateTime, exact_string, utcnow
 from cms.fields import NAME_MAX_LENGTH, TAG_MAX_LENGTH, TITLE_MAX_LENGTH
 
 if TYPE_CHECKING:
+    from cms.media.models import MediaAsset
     from cms.users.models import User
 
 
@@ -129,10 +130,15 @@ class Article(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # Optimistic concurrency: an UPDATE that lost a race fails instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The picture shown with it (cms.media); the asset's own alt text describes it.
+    cover_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("media_assets.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
     author: Mapped[User] = relationship(back_populates="articles")
     # In the order they were given; shown sorted by name.
     tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.name)
+    cover_image: Mapped[MediaAsset | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
