@@ -50,6 +50,7 @@ from cms.changes import Unset
 from cms.db import UnitOfWork, utcnow
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from cms.fields import Body, PublicationTime, Slug, Title, validated
+from cms.media.service import existing_asset, usable_cover
 from cms.users.models import User
 
 SLUG_TAKEN = "Slug already in use by another article; choose another"
@@ -117,6 +118,7 @@ class CreateArticle(Action[Article]):
             # By id, not relationship: linking the author would cascade this
             # not-yet-inserted article into the session before its slug is settled.
             author_id=author.id,
+            cover_image_id=usable_cover(session, actor=actor, asset_id=draft.cover_image_id),
         )
         if draft.slug is not None:
             article.slug = validated(Slug, "slug", draft.slug)
@@ -363,6 +365,7 @@ class DeleteArticle(Action[None]):
             "version": article.version,
             "tags": [tag.name for tag in article.tags],
             "retired_slugs": list(retired),
+            "cover_image_id": article.cover_image_id,
         }
         actor = uow.actor
         session.add(
@@ -416,6 +419,7 @@ class UndeleteArticle(Action[Article]):
             updated_at=utcnow(),
             author_id=trashed.author_id,
             version=int(data["version"]) + 1,
+            cover_image_id=existing_asset(session, data.get("cover_image_id")),
         )
         session.add(article)
         session.delete(trashed)
@@ -515,6 +519,9 @@ def _edit(
             article.tags = new_tags
         if not isinstance(changes.author_id, Unset) and changes.author_id != article.author_id:
             _reassign(uow, article, changes.author_id)
+        cover = changes.cover_image_id
+        if not isinstance(cover, Unset) and cover != article.cover_image_id:
+            article.cover_image_id = usable_cover(session, actor=actor, asset_id=cover)
     after = _tracked(article)
     changed = {
         field: (before[field], after[field]) for field in after if before[field] != after[field]
@@ -574,6 +581,7 @@ def _tracked(article: Article) -> dict[str, Any]:
         "published_at": article.published_at,
         "tags": sorted(tag.name for tag in article.tags),
         "author_id": article.author_id,
+        "cover_image_id": article.cover_image_id,
     }
 
 
@@ -584,7 +592,7 @@ def _record(
     changes: dict[str, tuple[Any, Any]] | None = None,
 ) -> None:
     """What every save leaves behind, in its own transaction: a revision, an audit entry."""
-    uow.session.refresh(article, ["author"])
+    uow.session.refresh(article, ["author", "cover_image"])
     _save_revision(uow, article)
     audit.record(
         uow,

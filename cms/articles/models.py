@@ -138,7 +138,9 @@ class Article(Base):
     author: Mapped[User] = relationship(back_populates="articles")
     # In the order they were given; shown sorted by name.
     tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.name)
-    cover_image: Mapped[MediaAsset | None] = relationship()
+    # Loaded with the article (a second, keyed SELECT): every surface shows it, and the
+    # actions hand back articles whose session has closed.
+    cover_image: Mapped[MediaAsset | None] = relationship(lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 

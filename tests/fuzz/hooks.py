@@ -8,7 +8,8 @@ nothing more (every other refusal of schema-valid input fails the test):
   exactly those, so addresses come from Hypothesis's generator (IANA's top-level domains).
 - A made-up ``cursor`` is not one the server signed (422, by design: tests/articles test
   forged cursors); ``skip`` beside one is refused too. A made-up ``current_password`` is
-  wrong, a made-up ``reassign_to`` names no other user (422 naming that field). A made-up
+  wrong, a made-up ``reassign_to`` names no other user, a made-up ``cover_image_id`` no
+  image of the caller's (422 naming that field). A made-up
   ``If-Match`` names no current version (412).
 - An uploaded file's content (an image of an accepted type, within the pixel cap) is
   checked from its bytes, which a schema states in words only: POST /media/ answering
@@ -28,7 +29,7 @@ schemathesis.openapi.format("email", st.emails())
 
 # Fields whose acceptability depends on the server's state (or a file's content), not on
 # their shape.
-STATEFUL_FIELDS = {"cursor", "skip", "current_password", "reassign_to", "file"}
+STATEFUL_FIELDS = {"cursor", "skip", "current_password", "reassign_to", "file", "cover_image_id"}
 
 
 def _refused_fields(response: Any) -> set[str]:
