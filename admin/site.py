@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from admin.auth import UNAVAILABLE, PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import MAX_FORM_BYTES, csrf_token
 from admin.editorial import EditorialPages
+from admin.media import MediaPages
 from admin.pages import Pages
 from admin.views import AdminError, ArticleAdmin, AuditAdmin, TrashAdmin, UserAdmin
 from cms.config import Settings
@@ -58,7 +59,10 @@ def install_back_office(app: FastAPI) -> Admin:
         # each application gets subclasses of its own, so two apps in one process (as in
         # the tests) never share a database by accident.
         admin.add_view(type(view.__name__, (view,), {}))
-    _add_pages(admin, Pages(admin, auth))
+    pages = Pages(admin, auth)
+    _add_pages(admin, pages)
+    media = MediaPages(pages, database, app.state.media)
+    admin.admin.router.routes[0:0] = media.routes()
     _template_helpers(admin)
     _answer_errors(admin)
     _log_user_mistakes_as_one_line()
