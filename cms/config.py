@@ -99,6 +99,17 @@ class Settings(BaseSettings):
     media_render_slots: int = Field(default=2, ge=1, le=64)
     media_render_wait_seconds: float = Field(default=10, ge=0, le=120)
     media_gc_grace_seconds: int = Field(default=3600, ge=0)
+    # `s3`: keep media in a bucket of any S3-compatible store instead of CMS_MEDIA_ROOT
+    # (pip install 'cms[s3]'). Path style for MinIO and Ceph; credentials default to
+    # boto3's own lookup (environment, instance role) when unset.
+    media_storage: Literal["local", "s3"] = "local"
+    media_s3_bucket: str | None = None
+    media_s3_endpoint_url: str | None = None
+    media_s3_region: str | None = None
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: SecretStr | None = None
+    media_s3_path_style: bool = False
+    media_s3_prefix: str = ""
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
@@ -153,6 +164,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_case_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "Settings":
+        if self.media_storage == "s3" and not self.media_s3_bucket:
+            raise ValueError("CMS_MEDIA_STORAGE=s3 needs CMS_MEDIA_S3_BUCKET (the bucket's name)")
+        return self
 
     @model_validator(mode="after")
     def _require_a_strong_secret(self) -> "Settings":

@@ -11,12 +11,15 @@ answered 503 with ``Retry-After`` instead of queueing memory.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from PIL import Image
 from sqlalchemy import Connection, select
@@ -30,6 +33,7 @@ from cms.media.storage import (
     ORIGINALS,
     RENDITIONS,
     LocalStorage,
+    S3Storage,
     Storage,
     original_key,
     rendition_key,
@@ -52,6 +56,23 @@ class Slot:
         if not self.released:
             self.released = True
             self.semaphore.release()
+
+
+def storage_for(settings: Settings) -> Storage:
+    """The store ``CMS_MEDIA_STORAGE`` names."""
+    if settings.media_storage == "s3":
+        assert settings.media_s3_bucket is not None
+        secret = settings.media_s3_secret_access_key
+        return S3Storage(
+            bucket=settings.media_s3_bucket,
+            endpoint_url=settings.media_s3_endpoint_url,
+            region=settings.media_s3_region,
+            access_key_id=settings.media_s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret is not None else None,
+            path_style=settings.media_s3_path_style,
+            prefix=settings.media_s3_prefix,
+        )
+    return LocalStorage(Path(settings.media_root))
 
 
 class MediaLibrary:
@@ -82,7 +103,7 @@ class MediaLibrary:
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> MediaLibrary:
         return cls(
-            LocalStorage(Path(settings.media_root)),
+            storage_for(settings),
             database,
             max_pixels=settings.media_max_pixels,
             max_upload_bytes=settings.media_max_upload_bytes,
@@ -146,8 +167,13 @@ class MediaLibrary:
         try:
             if self.storage.exists(key):  # made meanwhile
                 return
-            with self.storage.open(original_key(sha256)) as original:
-                pixels = images.decode(original, source_format=source_format)
+            # Pillow reads a file it can seek in; a store's stream (S3) is copied to one.
+            with (
+                self.storage.open(original_key(sha256)) as stored,
+                tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as original,
+            ):
+                shutil.copyfileobj(stored, original, 1024 * 1024)
+                pixels = images.decode(cast(BinaryIO, original), source_format=source_format)
             with pixels:
                 self.store_renditions(pixels, sha256=sha256, source_format=source_format)
         finally:

@@ -1,4 +1,4 @@
-"""Where media bytes live: a small interface and its local-disk backend.
+"""Where media bytes live: a small interface, a local-disk backend and an S3 one.
 
 Keys are made from the content's SHA-256 (:func:`original_key`, :func:`rendition_key`),
 never from a file name a user chose, so a write is idempotent: writing a key again writes
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 ORIGINALS = "originals"
 RENDITIONS = "renditions"
@@ -144,3 +144,100 @@ class LocalStorage(Storage):
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+
+class S3Storage(Storage):
+    """Objects in a bucket of any S3-compatible store (AWS, MinIO, R2, Ceph…), under
+    ``prefix``. A PUT is atomic: an object appears whole or not at all."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        path_style: bool = False,
+        prefix: str = "",
+    ) -> None:
+        # Imported here: boto3 is needed only by sites that configure this store.
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client: Any = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            config=Config(
+                s3={"addressing_style": "path" if path_style else "auto"},
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        )
+
+    def _key(self, key: str) -> str:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"not a key of this store: {key!r}")
+        return self.prefix + key
+
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        # Multipart past a few MiB, read from the file as it goes: never whole in memory.
+        self.client.upload_fileobj(source, self.bucket, self._key(key))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(key) from None
+        body: BinaryIO = answer["Body"]
+        return body
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return head
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def modified_at(self, key: str) -> datetime | None:
+        head = self._head(key)
+        return None if head is None else _aware(head["LastModified"])
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = str(item["Key"])[len(self.prefix) :]
+                yield StoredObject(key, _aware(item["LastModified"]))
+
+    def presigned_url(self, key: str, *, expires_in: int = 300) -> str:
+        """A time-limited address a client can GET the object from directly."""
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._key(key)},
+            ExpiresIn=expires_in,
+        )
+        return url
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

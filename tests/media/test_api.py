@@ -19,7 +19,7 @@ from cms.cli import app as cli
 from cms.db import Database
 from cms.media.library import MediaLibrary
 from cms.media.models import MediaAsset
-from cms.media.storage import LocalStorage, original_key, rendition_key
+from cms.media.storage import LocalStorage, S3Storage, Storage, original_key, rendition_key
 from cms.roles import Role
 from tests.conftest import (
     TEST_SECRET_KEY,
@@ -29,17 +29,23 @@ from tests.conftest import (
     make_settings,
 )
 from tests.media import files
+from tests.media.conftest import new_bucket, s3_settings
 
 Login = Callable[..., dict[str, str]]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, params=["local", "s3"])
 def library(
-    app: FastAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[MediaLibrary]:
-    """The app's media library, over a store of this test's own."""
+    """The app's media library, over a store of this test's own: every test here runs
+    against a folder and against an S3 bucket."""
     media: MediaLibrary = app.state.media
-    monkeypatch.setattr(media, "storage", LocalStorage(tmp_path / "media-store"))
+    if request.param == "s3":
+        store: Storage = new_bucket(request.getfixturevalue("s3_endpoint"))
+    else:
+        store = LocalStorage(tmp_path / "media-store")
+    monkeypatch.setattr(media, "storage", store)
     yield media
     media.wait_for_renders()
 
@@ -300,13 +306,17 @@ def test_an_upload_that_fails_to_commit_leaves_no_row_and_gc_reclaims_its_bytes(
     for slot in slots:
         slot.release()
     assert len(list(library.storage.list("originals/"))) == 1
-    assert isinstance(library.storage, LocalStorage)
+    store = library.storage
     env = {
         "CMS_DATABASE_URL": database.url,
         "CMS_ENVIRONMENT": "test",
         "CMS_SECRET_KEY": TEST_SECRET_KEY,
-        "CMS_MEDIA_ROOT": str(library.storage.root),
     }
+    if isinstance(store, S3Storage):
+        env.update(s3_settings(store, str(store.client.meta.endpoint_url)))
+    else:
+        assert isinstance(store, LocalStorage)
+        env["CMS_MEDIA_ROOT"] = str(store.root)
     runner = CliRunner()
     kept = runner.invoke(cli, ["media", "gc"], env=env)  # within the grace period
     assert kept.exit_code == 0, kept.output
