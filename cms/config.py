@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     media_render_slots: int = Field(default=2, ge=1, le=64)
     media_render_wait_seconds: float = Field(default=10, ge=0, le=120)
     media_gc_grace_seconds: int = Field(default=3600, ge=0)
+    # The most bytes of uploads one account may keep (0: no quota).
+    media_quota_bytes_per_account: int = Field(default=0, ge=0)
     # `s3`: keep media in a bucket of any S3-compatible store instead of CMS_MEDIA_ROOT
     # (pip install 'cms[s3]'). Path style for MinIO and Ceph; credentials default to
     # boto3's own lookup (environment, instance role) when unset.

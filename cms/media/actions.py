@@ -14,13 +14,22 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, ClassVar
 
 from PIL import Image
+from sqlalchemy import func, select
 
-from cms import permissions
+from cms import metrics, permissions
 from cms.actions import Action
 from cms.audit import service as audit
 from cms.changes import UNSET, Unset
 from cms.db import UnitOfWork
-from cms.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
+from cms.errors import (
+    Busy,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    UnsupportedMediaType,
+)
 from cms.media import images
 from cms.media.fields import ALT_MAX_LENGTH
 from cms.media.library import MediaLibrary, Slot
@@ -63,6 +72,13 @@ class UploadMedia(Action[MediaAsset]):
 
     def prepare(self) -> None:
         """Inspect, decode and store the original bytes, before the transaction begins."""
+        try:
+            self._prepare()
+        except DomainError as exc:
+            metrics.MEDIA_REFUSALS.labels(_refusal(exc)).inc()
+            raise
+
+    def _prepare(self) -> None:
         staged = self._staged
         if staged.inspection is not None:
             return
@@ -86,6 +102,7 @@ class UploadMedia(Action[MediaAsset]):
         self.prepare()
         inspection = self._staged.inspection
         assert inspection is not None and uow.actor is not None
+        _check_quota(uow, self.library.quota_bytes_per_account, inspection.bytes)
         asset = MediaAsset(
             sha256=inspection.sha256,
             mime=inspection.mime,
@@ -105,6 +122,8 @@ class UploadMedia(Action[MediaAsset]):
             object_repr=str(asset),
             changes={"sha256": (None, asset.sha256), "alt": (None, asset.alt)},
         )
+        surface = uow.origin.surface
+        uow.after_commit(lambda: metrics.MEDIA_UPLOADS.labels(surface).inc())
         uow.after_commit(self._render)
         return asset
 
@@ -130,6 +149,31 @@ class UploadMedia(Action[MediaAsset]):
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _check_quota(uow: UnitOfWork, quota: int, adding: int) -> None:
+    """Within the account's quota (``0``: none) once ``adding`` more bytes are stored."""
+    if not quota or uow.actor is None or uow.actor.id is None:
+        return
+    used = uow.session.scalar(
+        select(func.coalesce(func.sum(MediaAsset.bytes), 0)).where(
+            MediaAsset.uploaded_by_id == uow.actor.id
+        )
+    )
+    if int(used or 0) + adding > quota:
+        metrics.MEDIA_REFUSALS.labels("too_large").inc()
+        raise TooLarge(
+            f"This upload would pass your quota of {quota / 2**20:.1f} MiB of images "
+            f"({int(used or 0) / 2**20:.1f} MiB used); delete some in Media first"
+        )
+
+
+def _refusal(exc: DomainError) -> str:
+    if isinstance(exc, UnsupportedMediaType):
+        return "unsupported_type"
+    if isinstance(exc, TooLarge):
+        return "too_large"
+    return "busy" if isinstance(exc, Busy) else "invalid"
 
 
 def _too_large(limit: int) -> str:

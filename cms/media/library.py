@@ -15,7 +15,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import BinaryIO, cast
 from PIL import Image
 from sqlalchemy import Connection, select
 
+from cms import metrics
 from cms.config import Settings
 from cms.db import Database, utcnow
 from cms.errors import Busy
@@ -88,6 +88,7 @@ class MediaLibrary:
         render_slots: int,
         gc_grace_seconds: int,
         render_wait_seconds: float = 0,
+        quota_bytes_per_account: int = 0,
     ) -> None:
         self.storage = storage
         self.database = database
@@ -96,9 +97,8 @@ class MediaLibrary:
         self.gc_grace = timedelta(seconds=gc_grace_seconds)
         self._slots = threading.BoundedSemaphore(render_slots)
         self.slot_wait = render_wait_seconds
+        self.quota_bytes_per_account = quota_bytes_per_account
         self._renders: list[threading.Thread] = []
-        # Seconds each full set of renditions took, for /metrics and the benchmarks.
-        self.on_rendered: Callable[[float], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> MediaLibrary:
@@ -110,6 +110,7 @@ class MediaLibrary:
             render_slots=settings.media_render_slots,
             gc_grace_seconds=settings.media_gc_grace_seconds,
             render_wait_seconds=settings.media_render_wait_seconds,
+            quota_bytes_per_account=settings.media_quota_bytes_per_account,
         )
 
     # Rendering
@@ -129,8 +130,7 @@ class MediaLibrary:
         started = time.perf_counter()
         for filename, data in images.render(pixels, source_format=source_format):
             self.storage.put_bytes(rendition_key(sha256, filename), data)
-        if self.on_rendered is not None:
-            self.on_rendered(time.perf_counter() - started)
+        metrics.RENDITION_SECONDS.observe(time.perf_counter() - started)
 
     def render_in_background(
         self, pixels: Image.Image, *, sha256: str, source_format: str, slot: Slot

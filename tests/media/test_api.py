@@ -383,3 +383,46 @@ def test_an_upload_past_its_own_size_cap_is_413_and_json_keeps_its_cap(
         assert "frames" in refused.json()["detail"][0]["msg"]
     # The main server's upload cap is far above the 8 MiB a JSON body may have.
     assert app.state.media.max_upload_bytes > 8 * 1024 * 1024
+
+
+def _metric(api: httpx.Client, line_start: str) -> float:
+    for line in api.get("/metrics").text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{line_start} not in /metrics")
+
+
+def test_metrics_count_uploads_refusals_and_rendition_time(
+    api: httpx.Client, author: dict[str, str], library: MediaLibrary
+) -> None:
+    uploads = 'cms_media_uploads_total{surface="api"}'
+    refused = 'cms_media_refusals_total{reason="unsupported_type"}'
+    rendered = "cms_media_rendition_seconds_count"
+    before = {name: _metric(api, name) for name in (uploads, refused, rendered)}
+    assert upload(api, author, files.photo(120, 80)).status_code == 201
+    assert upload(api, author, files.HTML).status_code == 415
+    library.wait_for_renders()
+    after = {name: _metric(api, name) for name in (uploads, refused, rendered)}
+    assert {name: after[name] - before[name] for name in after} == {
+        uploads: 1,
+        refused: 1,
+        rendered: 1,
+    }
+
+
+def test_an_account_past_its_quota_is_told_so_and_nothing_is_stored(
+    api: httpx.Client,
+    make_user: UserFactory,
+    login: Login,
+    library: MediaLibrary,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = files.photo(200, 200), files.photo(201, 200)
+    monkeypatch.setattr(library, "quota_bytes_per_account", len(first) + len(second) - 1)
+    author, other = login(make_user()), login(make_user())
+    assert upload(api, author, first).status_code == 201
+    refused = upload(api, author, second)
+    assert refused.status_code == 413 and "quota" in refused.json()["detail"]
+    assert count_assets(database) == 1
+    assert upload(api, other, second).status_code == 201  # a quota is per account
