@@ -88,7 +88,10 @@ class UploadMedia(Action[MediaAsset]):
             raise TooLarge(_too_large(self.library.max_upload_bytes))
         staged.slot = self.library.take_slot()
         try:
-            staged.pixels = images.decode(self.file, source_format=inspection.format)
+            file, kind = self.file, inspection.format
+            staged.pixels = self.library.on_media_thread(
+                lambda: images.decode(file, source_format=kind)
+            )
             self.file.seek(0)
             self.library.storage.put_file(original_key(inspection.sha256), self.file)
         except BaseException:

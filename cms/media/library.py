@@ -15,10 +15,13 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeVar, cast
 
 from PIL import Image
 from sqlalchemy import Connection, select
@@ -41,6 +44,7 @@ from cms.media.storage import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 BUSY = "The server is processing as many images as it can at once; retry in a moment"
 RETRY_AFTER_SECONDS = 2
 
@@ -98,7 +102,13 @@ class MediaLibrary:
         self._slots = threading.BoundedSemaphore(render_slots)
         self.slot_wait = render_wait_seconds
         self.quota_bytes_per_account = quota_bytes_per_account
-        self._renders: list[threading.Thread] = []
+        # Every decode and encode runs on these threads, one per slot: the memory an image
+        # takes is then freed back to the same few allocator arenas instead of staying
+        # behind in each of the request threads that once decoded one (with 40 request
+        # threads, 20 simultaneous uploads left a worker at 740 MB instead of 300 MB; see
+        # docs/architecture.md, "Media").
+        self._pool = ThreadPoolExecutor(max_workers=render_slots, thread_name_prefix="media")
+        self._renders: list[Future[None]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> MediaLibrary:
@@ -135,7 +145,7 @@ class MediaLibrary:
     def render_in_background(
         self, pixels: Image.Image, *, sha256: str, source_format: str, slot: Slot
     ) -> None:
-        """Write every rendition in a thread of its own, then release ``slot``."""
+        """Write every rendition on a media thread, then release ``slot``."""
 
         def work() -> None:
             try:
@@ -147,15 +157,16 @@ class MediaLibrary:
                 pixels.close()
                 slot.release()
 
-        thread = threading.Thread(target=work, name=f"render-{sha256[:12]}", daemon=True)
-        self._renders = [t for t in self._renders if t.is_alive()] + [thread]
-        thread.start()
+        self._renders = [f for f in self._renders if not f.done()] + [self._pool.submit(work)]
+
+    def on_media_thread(self, work: Callable[[], T]) -> T:
+        """``work()`` on one of the media threads, waited for. Only for a holder of a slot:
+        there are as many threads as slots, so it never queues."""
+        return self._pool.submit(work).result()
 
     def wait_for_renders(self, timeout: float = 30) -> None:
         """Until the background renderings started so far are done (tests, benchmarks)."""
-        deadline = time.monotonic() + timeout
-        for thread in list(self._renders):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        futures.wait(list(self._renders), timeout=timeout)
 
     def ensure_rendition(self, *, sha256: str, source_format: str, filename: str) -> None:
         """Make the renditions of stored bytes now if ``filename`` is missing (a fallback:
@@ -167,17 +178,20 @@ class MediaLibrary:
         try:
             if self.storage.exists(key):  # made meanwhile
                 return
-            # Pillow reads a file it can seek in; a store's stream (S3) is copied to one.
-            with (
-                self.storage.open(original_key(sha256)) as stored,
-                tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as original,
-            ):
-                shutil.copyfileobj(stored, original, 1024 * 1024)
-                pixels = images.decode(cast(BinaryIO, original), source_format=source_format)
-            with pixels:
-                self.store_renditions(pixels, sha256=sha256, source_format=source_format)
+            self.on_media_thread(lambda: self._render_stored(sha256, source_format))
         finally:
             slot.release()
+
+    def _render_stored(self, sha256: str, source_format: str) -> None:
+        # Pillow reads a file it can seek in; a store's stream (S3) is copied to one.
+        with (
+            self.storage.open(original_key(sha256)) as stored,
+            tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as original,
+        ):
+            shutil.copyfileobj(stored, original, 1024 * 1024)
+            pixels = images.decode(cast(BinaryIO, original), source_format=source_format)
+        with pixels:
+            self.store_renditions(pixels, sha256=sha256, source_format=source_format)
 
     # Reclaiming bytes
 
