@@ -50,6 +50,7 @@ from cms.changes import Unset
 from cms.db import UnitOfWork, utcnow
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from cms.fields import Body, PublicationTime, Slug, Title, validated
+from cms.media.markup import responsive_images
 from cms.media.service import existing_asset, usable_cover
 from cms.users.models import User
 
@@ -112,7 +113,7 @@ class CreateArticle(Action[Article]):
         article = Article(
             title=title,
             body=validated(Body, "body", draft.body),
-            body_html=self._body_html,
+            body_html=responsive_images(session, self._body_html),
             status=status,
             published_at=published_at,
             # By id, not relationship: linking the author would cascade this
@@ -502,7 +503,8 @@ def _edit(
             body = validated(Body, "body", changes.body)
             if body != article.body:
                 article.body = body
-                article.body_html = body_html if body_html is not None else _render(body)
+                html = body_html if body_html is not None else _render(body)
+                article.body_html = responsive_images(session, html)
         status = article.status if isinstance(changes.status, Unset) else changes.status
         given = not isinstance(changes.published_at, Unset)
         when = (

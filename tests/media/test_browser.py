@@ -90,7 +90,9 @@ def test_an_image_uploaded_in_the_editor_is_inserted_previewed_and_published(
     with database.sessionmaker() as session:
         article = session.scalars(select(Article)).one()
     assert article.status is ArticleStatus.PUBLISHED and article.cover_image_id == asset.id
-    assert f'<img src="{match.group(1)}" alt="sunset over sea">' in article.body_html
+    (tag,) = re.findall(r"<img [^>]*>", article.body_html)
+    assert f'src="{match.group(1)}"' in tag and 'alt="sunset over sea"' in tag
+    assert 'width="900" height="600"' in tag and 'loading="lazy"' in tag
     assert csp_violations == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,28 @@ def test_a_dump_carries_assets_and_covers_and_the_bytes_stay_in_the_store(
             assert article.cover_image_id == asset.id
     finally:
         copy.dispose()
+
+
+def test_our_images_in_a_body_get_dimensions_srcset_and_lazy_loading(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    author = login(make_user())
+    image = uploaded(api, author)  # 320 x 200
+    url = image["renditions"]["800.png"]
+    body = f"![A cover]({url})\n\n![elsewhere](https://example.com/a.png)"
+    article = api.post("/articles/", headers=author, json={"title": "Pictured", "body": body})
+    html = article.json()["body_html"]
+    sha = url.split("/")[3]
+    (tag,) = re.findall(r"<img[^>]*/media/files/[^>]*>", html)
+    assert 'width="320" height="200"' in tag and 'loading="lazy"' in tag
+    assert f"/media/files/{sha}/thumb.png 200w" in tag
+    assert f"/media/files/{sha}/400.png 320w" in tag
+    assert 'sizes="(max-width: 320px) 100vw, 320px"' in tag
+    assert '<img src="https://example.com/a.png" alt="elsewhere">' in html
+    # An address that names no asset is left as written.
+    changed = api.patch(
+        f"/articles/{article.json()['id']}",
+        headers=author,
+        json={"body": f"![gone](/media/files/{'0' * 64}/400.png)"},
+    )
+    assert "srcset" not in changed.json()["body_html"]
