@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
@@ -29,6 +30,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 MULTIPART_OVERHEAD = 64 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 256 * 1024
+KNOWN_SECONDS = 60
+KNOWN_HASHES = 10_000
 
 
 async def get_media_library(request: Request) -> MediaLibrary:
@@ -43,6 +46,11 @@ def build_router(max_upload_bytes: int) -> APIRouter:
     """The media routes; the upload accepts bodies up to ``max_upload_bytes`` (its own
     cap: every other route keeps the API's)."""
     router = APIRouter(tags=["media"], dependencies=[Depends(get_credentials)])
+    # Renditions are public: no token is read for them.
+    files = APIRouter(tags=["media"])
+    # Which hashes some asset still names, and their type, for a minute: a rendition is
+    # served without a database read while it is asked for often.
+    known: dict[str, tuple[float, str]] = {}
     too_large = {
         "description": f"The file is larger than uploads may be "
         f"({max_upload_bytes / 2**20:.0f} MiB)",
@@ -110,7 +118,7 @@ def build_router(max_upload_bytes: int) -> APIRouter:
         """Delete the asset; its bytes go once no other asset has the same ones."""
         writer.run(actions.DeleteMedia(library=library, asset_id=asset_id))
 
-    @router.get(
+    @files.get(
         FILES_PATH + "/{sha256}/{filename}",
         response_class=Response,
         responses={
@@ -134,11 +142,20 @@ def build_router(max_upload_bytes: int) -> APIRouter:
         server is busy decoding)."""
         if _SHA256.fullmatch(sha256) is None:
             raise NotFound("No such file")
+        now = time.monotonic()
+        mime = None
+        if sha256 in known and known[sha256][0] > now:
+            mime = known[sha256][1]
+        else:
 
-        def read(connection: Connection) -> str | None:
-            return service.stored_mime(connection, sha256)
+            def read(connection: Connection) -> str | None:
+                return service.stored_mime(connection, sha256)
 
-        mime = await run_in_threadpool(database.read, read)
+            mime = await run_in_threadpool(database.read, read)
+            if mime is not None:
+                if len(known) > KNOWN_HASHES:
+                    known.clear()
+                known[sha256] = (now + KNOWN_SECONDS, mime)
         if mime is None or filename not in rendition_names(source_format(mime)):
             raise NotFound("No such file")
         headers = {
@@ -148,20 +165,28 @@ def build_router(max_upload_bytes: int) -> APIRouter:
         }
         if request.headers.get("if-none-match") in (headers["ETag"], f"W/{headers['ETag']}"):
             return Response(status_code=http.HTTP_304_NOT_MODIFIED, headers=headers)
-        await run_in_threadpool(
-            library.ensure_rendition,
-            sha256=sha256,
-            source_format=source_format(mime),
-            filename=filename,
-        )
         key = rendition_key(sha256, filename)
         media_type = MIME_OF_EXTENSION[filename.rsplit(".", 1)[1]]
         path = library.storage.local_path(key)
+        if path is None or not path.is_file():
+            try:
+                await run_in_threadpool(
+                    library.ensure_rendition,
+                    sha256=sha256,
+                    source_format=source_format(mime),
+                    filename=filename,
+                )
+            except FileNotFoundError:  # its bytes were deleted since it was looked up
+                known.pop(sha256, None)
+                raise NotFound("No such file") from None
         if path is not None:
             return FileResponse(path, media_type=media_type, headers=headers)
         return StreamingResponse(_chunks(library, key), media_type=media_type, headers=headers)
 
-    return router
+    parent = APIRouter()
+    parent.include_router(router)
+    parent.include_router(files)
+    return parent
 
 
 def _chunks(library: MediaLibrary, key: str) -> Any:
