@@ -68,13 +68,16 @@ class MediaPages:
     async def page(self, request: Request) -> Response:
         viewer = current_user(request)
 
-        def load() -> list[dict[str, Any]]:
+        def load() -> tuple[list[dict[str, Any]], dict[int, list[tuple[int, str]]]]:
             with self.database.reading() as session:
                 assets = service.list_media(session, viewer=viewer, limit=MEDIA_PAGE)
-                return [from_asset(asset) for asset in assets]
+                ids = [asset.id for asset in assets]
+                return [from_asset(asset) for asset in assets], service.covers_of(
+                    session, viewer=viewer, asset_ids=ids
+                )
 
-        assets = await to_thread.run_sync(load)
-        return await self.pages.render(request, "cms/media.html", {"assets": assets})
+        assets, used = await to_thread.run_sync(load)
+        return await self.pages.render(request, "cms/media.html", {"assets": assets, "used": used})
 
     @login_required
     async def upload(self, request: Request) -> Response:

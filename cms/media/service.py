@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from cms import permissions
 from cms.actors import Actor
+from cms.articles.models import Article
+from cms.db import utcnow
 from cms.errors import InvalidInput, NotFound
 from cms.media.models import MediaAsset
 
@@ -62,3 +64,25 @@ def existing_asset(session: Session, asset_id: int | None) -> int | None:
     if asset_id is None or session.get(MediaAsset, asset_id) is None:
         return None
     return asset_id
+
+
+def covers_of(
+    session: Session, *, viewer: Actor | None, asset_ids: Sequence[int]
+) -> dict[int, list[tuple[int, str]]]:
+    """Where each of ``asset_ids`` is an article's cover: ``(article id, title)`` of the
+    articles ``viewer`` may see, by asset."""
+    if not asset_ids:
+        return {}
+    rows = session.execute(
+        select(Article.cover_image_id, Article.id, Article.title)
+        .where(
+            Article.cover_image_id.in_(asset_ids),
+            permissions.visible_articles(viewer, utcnow()),
+        )
+        .order_by(Article.id)
+    ).all()
+    used: dict[int, list[tuple[int, str]]] = {}
+    for cover_id, article_id, title in rows:
+        if cover_id is not None:
+            used.setdefault(cover_id, []).append((article_id, title))
+    return used
