@@ -88,7 +88,9 @@ def test_an_upload_answers_201_with_the_asset_and_every_rendition_is_served(
     assert asset["alt"] == "A gradient"
     assert asset["focal_point"] == {"x": 0.5, "y": 0.5}
     assert set(asset["renditions"]) == {
-        f"{size}.{ext}" for size in ("thumb", "400", "800", "1600") for ext in ("jpg", "webp")
+        f"{size}.{ext}"
+        for size in ("thumb", "400", "800", "1600")
+        for ext in ("jpg", "webp", "avif")
     }
     assert asset["url"] == asset["renditions"]["1600.jpg"]
     library.wait_for_renders()
@@ -97,8 +99,13 @@ def test_an_upload_answers_201_with_the_asset_and_every_rendition_is_served(
         assert served.status_code == 200, name
         assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         assert served.headers["X-Content-Type-Options"] == "nosniff"
-        assert served.headers["Content-Type"] == (
-            "image/webp" if name.endswith("webp") else "image/jpeg"
+        assert (
+            served.headers["Content-Type"]
+            == {
+                "webp": "image/webp",
+                "avif": "image/avif",
+                "jpg": "image/jpeg",
+            }[name.split(".")[1]]
         )
         width = Image.open(io.BytesIO(served.content)).width
         assert width == {"thumb": 200, "400": 400, "800": 800, "1600": 1600}[name.split(".")[0]]
