@@ -10,7 +10,7 @@ commit, and only when no other asset shares them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, ClassVar
 
 from PIL import Image
@@ -89,9 +89,11 @@ class UploadMedia(Action[MediaAsset]):
         staged.slot = self.library.take_slot()
         try:
             file, kind = self.file, inspection.format
-            staged.pixels = self.library.on_media_thread(
-                lambda: images.decode(file, source_format=kind)
+            staged.pixels, turned = self.library.on_media_thread(
+                lambda: images.decode_oriented(file, source_format=kind)
             )
+            if turned:  # shown upright, it is as wide as it is stored high
+                inspection = replace(inspection, width=inspection.height, height=inspection.width)
             self.file.seek(0)
             self.library.storage.put_file(original_key(inspection.sha256), self.file)
         except BaseException:

@@ -51,14 +51,17 @@ MODERN_FORMATS = ("WEBP", "AVIF") if features.check("avif") else ("WEBP",)
 # The named sizes, by the width they are made at (never wider than the image itself).
 SIZES: dict[str, int] = {"thumb": 200, "400": 400, "800": 800, "1600": 1600}
 LARGEST = max(SIZES.values())
-# EXIF orientations that turn the image a quarter: width and height swap.
-_QUARTER_TURNS = frozenset({5, 6, 7, 8})
 _CHUNK = 1024 * 1024
+# Modes Image.reduce() accepts (a palette image is converted at its own size: one byte a
+# pixel, it is the small one).
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "La", "RGBa"})
 
 
 @dataclass(frozen=True)
 class Inspection:
-    """What an uploaded file is, known before any pixel was decoded."""
+    """What an uploaded file is, known before any pixel was decoded. ``width`` and
+    ``height`` are as stored; :func:`decode_oriented` says whether showing it upright
+    swaps them (its EXIF orientation can sit anywhere in the file)."""
 
     sha256: str
     bytes: int
@@ -129,13 +132,10 @@ def inspect(file: BinaryIO, *, max_pixels: int) -> Inspection:
             raise _too_many_pixels(max_pixels)
         try:
             frames = _frames(image)
-            orientation = image.getexif().get(0x0112, 1) if image.format == "JPEG" else 1
         except (OSError, ValueError, SyntaxError, EOFError):
             raise _undecodable() from None
         if width * height * frames > max_pixels:
             raise _too_many_pixels(max_pixels, frames=frames)
-        if orientation in _QUARTER_TURNS:
-            width, height = height, width
         assert image.format is not None
         return Inspection(sha256, size, image.format, width, height, frames)
 
@@ -161,8 +161,14 @@ def _undecodable() -> InvalidInput:
 
 
 def decode(file: BinaryIO, *, source_format: str) -> Image.Image:
+    """:func:`decode_oriented`'s pixels."""
+    return decode_oriented(file, source_format=source_format)[0]
+
+
+def decode_oriented(file: BinaryIO, *, source_format: str) -> tuple[Image.Image, bool]:
     """The pixels of an inspected file, oriented, decoded once at no more than the largest
-    rendition needs (JPEG's draft mode decodes a 6000-wide photo at 3000 wide).
+    rendition needs (JPEG's draft mode decodes a 6000-wide photo at 3000 wide); and
+    whether orienting them turned them a quarter (width and height swap).
 
     Raises :class:`InvalidInput` when the data is damaged."""
     file.seek(0)
@@ -173,7 +179,12 @@ def decode(file: BinaryIO, *, source_format: str) -> Image.Image:
                 scale = max(1, width // LARGEST)
                 image.draft("RGB", (width // scale, height // scale))
             image.load()
-            oriented = ImageOps.exif_transpose(image)
+            # Halved (or more) at once where it is still twice as wide as the largest
+            # rendition needs: the copies that orienting and converting make are then
+            # of the smaller image (a 7000-wide PNG cannot be drafted like a JPEG).
+            smaller = _reduced(image, image.width // LARGEST)
+            oriented = ImageOps.exif_transpose(smaller)
+            turned = oriented.size != smaller.size
             pixels = _public_mode(oriented)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         raise _undecodable() from None
@@ -181,7 +192,16 @@ def decode(file: BinaryIO, *, source_format: str) -> Image.Image:
         file.seek(0)
     # Nothing but pixels travels on: no EXIF, XMP, comments or palette tricks.
     pixels.info = {}
-    return pixels
+    return pixels, turned
+
+
+def _reduced(image: Image.Image, factor: int) -> Image.Image:
+    if factor < 2 or image.mode not in _REDUCIBLE:
+        return image
+    smaller = image.reduce(factor)
+    # reduce() keeps the EXIF (for the orientation) but not in the info exif_transpose reads.
+    smaller.info = dict(image.info)
+    return smaller
 
 
 def _public_mode(image: Image.Image) -> Image.Image:

@@ -433,3 +433,14 @@ def test_an_account_past_its_quota_is_told_so_and_nothing_is_stored(
     assert refused.status_code == 413 and "quota" in refused.json()["detail"]
     assert count_assets(database) == 1
     assert upload(api, other, second).status_code == 201  # a quota is per account
+
+
+def test_a_png_or_webp_with_an_exif_orientation_is_described_upright(
+    api: httpx.Client, author: dict[str, str]
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned a quarter
+    for kind in ("PNG", "WEBP"):
+        data = files.photo(600, 400, kind=kind, exif=exif.tobytes())
+        asset = upload(api, author, data, name=f"turned.{kind.lower()}").json()
+        assert (asset["width"], asset["height"]) == (400, 600), kind

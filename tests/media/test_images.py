@@ -70,8 +70,9 @@ def test_renditions_carry_no_exif_no_gps_and_are_turned_upright() -> None:
     original = Image.open(io.BytesIO(data))
     assert original.getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the fixture does carry GPS
     found = inspect(data)
-    assert (found.width, found.height) == (400, 600)
-    pixels = images.decode(io.BytesIO(data), source_format=found.format)
+    assert (found.width, found.height) == (600, 400)  # as stored
+    pixels, turned = images.decode_oriented(io.BytesIO(data), source_format=found.format)
+    assert turned and pixels.size == (400, 600)
     made = dict(images.render(pixels, source_format=found.format))
     assert sorted(made) == sorted(images.rendition_names("JPEG"))
     for name, encoded in made.items():
@@ -106,3 +107,17 @@ def test_an_image_is_never_enlarged() -> None:
     }
     assert sizes["thumb.png"] == (200, 133)
     assert sizes["1600.webp"] == (300, 200)
+
+
+def test_a_large_png_is_reduced_before_it_is_oriented_and_converted() -> None:
+    data = files.photo(4000, 3000, kind="PNG")
+    pixels = images.decode(io.BytesIO(data), source_format="PNG")
+    assert pixels.size == (2000, 1500) and pixels.mode == "RGB"
+
+
+def test_a_reduced_image_is_still_turned_upright() -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    data = files.photo(4000, 2000, kind="PNG", exif=exif.tobytes())  # shown 2000 x 4000
+    pixels, turned = images.decode_oriented(io.BytesIO(data), source_format="PNG")
+    assert turned and pixels.size == (1000, 2000)  # reduced by 2, then turned
