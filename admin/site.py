@@ -21,6 +21,7 @@ from admin.editorial import EditorialPages
 from admin.errors import answer_errors
 from admin.integrations import IntegrationPages
 from admin.links import render_with_paths
+from admin.media import MediaPages
 from admin.pages import Pages
 from admin.tags import TagAdmin, TagSuggestions
 from admin.trash import TrashAdmin
@@ -67,8 +68,11 @@ def install_back_office(app: FastAPI) -> Admin:
         # each application gets subclasses of its own, so two apps in one process (as in
         # the tests) never share a database by accident.
         admin.add_view(type(view.__name__, (view,), {}))
-    _add_pages(admin, Pages(admin, auth))
+    pages = Pages(admin, auth)
+    _add_pages(admin, pages)
     app.state.back_office = admin
+    media = MediaPages(pages, database, app.state.media)
+    admin.admin.router.routes[0:0] = media.routes()
     _template_helpers(admin)
     answer_errors(admin, auth)
     render_with_paths(admin)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
-from wtforms import Form, HiddenField, PasswordField, RadioField, StringField
+from wtforms import Form, HiddenField, IntegerField, PasswordField, RadioField, StringField
 from wtforms.validators import Optional
 
 from admin import article_details
@@ -659,6 +659,13 @@ class ArticleAdmin(ServiceModelView, model=Article):
                 default=ArticleState.DRAFT.value,
                 description="Scheduled articles appear by themselves at their time.",
             )
+            cover_image_id = IntegerField(
+                "Cover image",
+                validators=[Optional()],
+                description="The number of an image in Media (its alt text describes it). "
+                "Blank: none.",
+                render_kw={"class": "form-control", "min": 1, "data-cms-cover": ""},
+            )
             # The version the form was opened at: a save refuses to overwrite a newer one.
             expected_version = HiddenField()
             # WTForms orders fields by creation: keep them where they belong.
@@ -676,6 +683,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
         data["tags"] = sorted(tag.name for tag in obj.tags)
         data["state"] = obj.state_at(utcnow()).value
         data["expected_version"] = obj.version
+        data["cover_image_id"] = obj.cover_image_id
         return data
 
     async def get_object_for_edit(self, request: Request) -> Any:
@@ -701,6 +709,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
             status=ArticleStatus.DRAFT if isinstance(state.status, Unset) else state.status,
             published_at=None if isinstance(state.published_at, Unset) else state.published_at,
             tags=tuple(data.get("tags") or ()),
+            cover_image_id=data.get("cover_image_id"),
         )
         action = actions.CreateArticle(draft=draft, author_id=_chosen_author(data))
         article = await self.run_as_actor(request, action)
@@ -718,6 +727,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
             # Blank: unchanged.
             slug=data.get("slug") or UNSET,
             author_id=UNSET if author_id is None else author_id,
+            cover_image_id=data.get("cover_image_id"),
         )
         action = actions.UpdateArticle(
             article_id=int(pk),

@@ -28,6 +28,8 @@ from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
 from cms.db import Database
 from cms.feeds.router import router as feeds_router
+from cms.media.library import MediaLibrary
+from cms.media.router import build_router as build_media_router
 from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, RequestContextMiddleware
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
@@ -45,6 +47,8 @@ _STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotAuthenticated: status.HTTP_401_UNAUTHORIZED,
     errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
+    errors.UnsupportedMediaType: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    errors.TooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
 }
 
 
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.media = MediaLibrary.from_settings(settings, database)
     # Paths that need another Content-Security-Policy than the API's (the docs and the
     # back office add their own).
     app.state.content_security_policies = []
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trash_router)
     app.include_router(webhooks_router)
     app.include_router(feeds_router)
+    app.include_router(build_media_router(settings.media_max_upload_bytes))
     app.include_router(metrics.router)
     _add_landing_page(app)
     install_exact_openapi(app)
@@ -209,6 +215,12 @@ def _add_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": exc.message},
                 status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        if isinstance(exc, errors.Busy):
+            return JSONResponse(
+                {"detail": exc.message},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                 headers={"Retry-After": str(exc.retry_after)},
             )
         code = next(

@@ -32,6 +32,7 @@ from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
+from cms.media.library import MediaLibrary
 from cms.roles import Role
 from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
 from cms.users import service as users
@@ -497,6 +498,30 @@ def _dump_source(dump: str) -> Iterator[IO[bytes]]:
         raise _fail(f"cannot read {dump}: {exc.strerror}") from exc
     with source:
         yield source
+
+
+media_app = typer.Typer(help="The media store (CMS_MEDIA_ROOT).", no_args_is_help=True)
+app.add_typer(media_app, name="media")
+
+
+@media_app.command("gc")
+def media_gc(
+    dry_run: Annotated[
+        bool, typer.Option(help="List what would be removed; remove nothing")
+    ] = False,
+) -> None:
+    """Remove stored bytes no asset uses any more (left by a failed upload or a delete),
+    once they are older than CMS_MEDIA_GC_GRACE_SECONDS."""
+    settings = _settings()
+    with _opened(settings) as database:
+        library = MediaLibrary.from_settings(settings, database)
+        garbage = library.garbage()
+        for sha256 in garbage:
+            typer.echo(sha256)
+        if not dry_run:
+            library.collect(garbage)
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"{verb} the files of {len(garbage)} unused images", err=True)
 
 
 @app.command(

@@ -26,6 +26,8 @@ from sqlalchemy.exc import ArgumentError
 SUPPORTED_BACKENDS = frozenset({"sqlite", "mysql", "mariadb"})
 MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY_FILE = Path("~/.config/cms/secret_key")
+# No setting may allow more pixels than this; Pillow's own bomb check is set to it too.
+MEDIA_PIXEL_CEILING = 200_000_000
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -121,6 +123,31 @@ class Settings(BaseSettings):
     webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Seconds an idle dispatcher waits before looking for due events again.
     webhooks_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Uploaded media (cms.media): where the local-disk store keeps its files, the largest
+    # upload accepted (its own cap; JSON bodies keep theirs), the most pixels one image
+    # may have (width x height x frames, checked on the header before anything is
+    # decoded), how many images one process decodes at once and how long a request waits
+    # for its turn (past that: 503 and Retry-After), and how old an unreferenced stored
+    # file must be before `cms media gc` (or a delete) removes it.
+    media_root: Path = Path("./media")
+    media_max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, le=1024**3)
+    media_max_pixels: int = Field(default=60_000_000, ge=1, le=MEDIA_PIXEL_CEILING)
+    media_render_slots: int = Field(default=2, ge=1, le=64)
+    media_render_wait_seconds: float = Field(default=10, ge=0, le=120)
+    media_gc_grace_seconds: int = Field(default=3600, ge=0)
+    # The most bytes of uploads one account may keep (0: no quota).
+    media_quota_bytes_per_account: int = Field(default=0, ge=0)
+    # `s3`: keep media in a bucket of any S3-compatible store instead of CMS_MEDIA_ROOT
+    # (pip install 'cms[s3]'). Path style for MinIO and Ceph; credentials default to
+    # boto3's own lookup (environment, instance role) when unset.
+    media_storage: Literal["local", "s3"] = "local"
+    media_s3_bucket: str | None = None
+    media_s3_endpoint_url: str | None = None
+    media_s3_region: str | None = None
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: SecretStr | None = None
+    media_s3_path_style: bool = False
+    media_s3_prefix: str = ""
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
@@ -175,6 +202,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_case_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "Settings":
+        if self.media_storage == "s3" and not self.media_s3_bucket:
+            raise ValueError("CMS_MEDIA_STORAGE=s3 needs CMS_MEDIA_S3_BUCKET (the bucket's name)")
+        return self
 
     @model_validator(mode="after")
     def _require_a_strong_secret(self) -> "Settings":

@@ -66,3 +66,20 @@ class TooManyAttempts(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnsupportedMediaType(DomainError):
+    """A file of a type that is not accepted (decided from its bytes, never its name)."""
+
+
+class TooLarge(DomainError):
+    """What was sent is larger than accepted (an upload past its size cap)."""
+
+
+class Busy(DomainError):
+    """The server is doing as much of this work as it allows at once; retry after
+    ``retry_after`` seconds. Nothing was changed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

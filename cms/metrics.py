@@ -86,10 +86,25 @@ SIGNUP_REFUSALS = Counter(
     "email_taken (409).",
     ["reason"],
 )
+MEDIA_UPLOADS = Counter("cms_media_uploads", "Images stored, by surface.", ["surface"])
+MEDIA_REFUSALS = Counter(
+    "cms_media_refusals",
+    "Uploads refused: unsupported_type (415), too_large (413), invalid (422: undecodable "
+    "or past the pixel cap), busy (503: every decoding slot taken).",
+    ["reason"],
+)
+RENDITION_SECONDS = Histogram(
+    "cms_media_rendition_seconds",
+    "Time to encode and store every rendition of one image.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16),
+)
 # Zero from the start, so rate() works before the first event.
 for _surface in ("api", "admin"):
     LOGIN_FAILURES.labels(_surface)
     LOGIN_LOCKOUTS.labels(_surface)
+    MEDIA_UPLOADS.labels(_surface)
+for _reason in ("unsupported_type", "too_large", "invalid", "busy"):
+    MEDIA_REFUSALS.labels(_reason)
 for _reason in ("rate_limited", "not_allowed", "email_taken"):
     SIGNUP_REFUSALS.labels(_reason)
 

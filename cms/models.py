@@ -13,6 +13,7 @@ from cms.articles.models import (
 from cms.audit.models import AuditEntry
 from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
+from cms.media.models import MediaAsset
 from cms.roles import Role
 from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -25,6 +26,7 @@ __all__ = [
     "ArticleStatus",
     "AuditEntry",
     "Base",
+    "MediaAsset",
     "OutboxEvent",
     "RateLimit",
     "Role",

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 
 from cms.actors import Actor
 from cms.articles.models import Article, TrashedArticle
+from cms.media.models import MediaAsset
 from cms.roles import Role
 from cms.users.models import User
 
@@ -185,3 +186,28 @@ def can_purge_trash(user: Actor | None) -> bool:
 def can_manage_webhooks(user: Actor | None) -> bool:
     """Add, list and remove webhook endpoints, read their deliveries, redeliver."""
     return is_admin(user)
+
+
+# Media
+
+
+def can_upload_media(user: Actor | None) -> bool:
+    """Any signed-in writer may upload images."""
+    return user is not None and user.is_active
+
+
+def can_manage_media(user: Actor | None, asset: MediaAsset) -> bool:
+    """Read the details of, change or delete an asset: its uploader, or staff."""
+    if is_staff(user):
+        return True
+    return user is not None and user.is_active and asset.uploaded_by_id == user.id
+
+
+def visible_media(user: Actor | None) -> ColumnElement[bool]:
+    """Assets ``user`` may list and read: staff all, others their own uploads. (The
+    renditions themselves are public at their addresses, like the articles using them.)"""
+    if is_staff(user):
+        return true()
+    if user is not None and user.is_active and user.id is not None:
+        return MediaAsset.uploaded_by_id == user.id
+    return false()

@@ -152,3 +152,83 @@
     $(select).trigger("change").select2("close");
   }, true);
 })();
+// Media: a click on a picture sets its focal point (saved with the card's form).
+(function () {
+  "use strict";
+  document.querySelectorAll(".cms-media-card").forEach(function (card) {
+    var frame = card.querySelector(".cms-focal");
+    var dot = card.querySelector(".cms-focal-dot");
+    var x = card.querySelector('input[name="focal_x"]');
+    var y = card.querySelector('input[name="focal_y"]');
+    if (!frame || !dot || !x || !y) { return; }
+    function place() {
+      dot.style.left = (parseFloat(x.value) * 100) + "%";
+      dot.style.top = (parseFloat(y.value) * 100) + "%";
+    }
+    frame.addEventListener("click", function (event) {
+      var box = frame.getBoundingClientRect();
+      x.value = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width)).toFixed(3);
+      y.value = Math.min(1, Math.max(0, (event.clientY - box.top) / box.height)).toFixed(3);
+      place();
+    });
+    place();
+  });
+})();
+
+// The article editor: pick or drop an image, it is uploaded and its Markdown inserted at
+// the cursor (the preview then shows it).
+(function () {
+  "use strict";
+  var body = document.getElementById("body");
+  var picker = document.querySelector(".cms-image-picker");
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (!body || !picker || !meta) { return; }
+  var input = picker.querySelector('input[type="file"]');
+  var state = picker.querySelector(".cms-image-state");
+
+  function insert(text) {
+    var start = body.selectionStart, end = body.selectionEnd;
+    body.value = body.value.slice(0, start) + text + body.value.slice(end);
+    body.selectionStart = body.selectionEnd = start + text.length;
+    body.dispatchEvent(new Event("input"));
+    body.focus();
+  }
+
+  function upload(file) {
+    var data = new FormData();
+    data.append("file", file);
+    data.append("alt", file.name.replace(/\.[^.]*$/, "").replace(/[-_]+/g, " "));
+    state.textContent = "Uploading " + file.name + "…";
+    fetch(picker.getAttribute("data-upload-url"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": meta.getAttribute("content"), "Accept": "application/json" },
+      body: data
+    }).then(function (response) {
+      return response.json().then(function (json) { return [response.ok, json]; });
+    }).then(function (result) {
+      if (!result[0]) { state.textContent = result[1].detail || "The upload was refused."; return; }
+      var alt = result[1].alt.replace(/[\[\]]/g, "");
+      insert("![" + alt + "](" + result[1].url + ")");
+      state.textContent = "Inserted image #" + result[1].id + "; describe it in Media.";
+    }).catch(function () { state.textContent = "Upload unavailable right now."; });
+  }
+
+  input.addEventListener("change", function () {
+    if (input.files.length) { upload(input.files[0]); input.value = ""; }
+  });
+  body.addEventListener("dragover", function (event) {
+    if (event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types, "Files") >= 0) {
+      event.preventDefault();
+      body.classList.add("cms-media-drop");
+    }
+  });
+  body.addEventListener("dragleave", function () { body.classList.remove("cms-media-drop"); });
+  body.addEventListener("drop", function (event) {
+    body.classList.remove("cms-media-drop");
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      event.preventDefault();
+      upload(event.dataTransfer.files[0]);
+    }
+  });
+})();

@@ -52,6 +52,8 @@ from cms.changes import Unset
 from cms.db import UnitOfWork, utcnow
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from cms.fields import Body, PublicationTime, Slug, Title, validated
+from cms.media.markup import responsive_images
+from cms.media.service import existing_asset, usable_cover
 from cms.users.models import User
 from cms.webhooks import outbox
 
@@ -114,13 +116,14 @@ class CreateArticle(Action[Article]):
         article = Article(
             title=title,
             body=validated(Body, "body", draft.body),
-            body_html=self._body_html,
+            body_html=responsive_images(session, self._body_html),
             rendered_with=RENDERER_VERSION,
             status=status,
             published_at=published_at,
             # By id, not relationship: linking the author would cascade this
             # not-yet-inserted article into the session before its slug is settled.
             author_id=author.id,
+            cover_image_id=usable_cover(session, actor=actor, asset_id=draft.cover_image_id),
         )
         if draft.slug is not None:
             article.slug = validated(Slug, "slug", draft.slug)
@@ -368,6 +371,7 @@ class DeleteArticle(Action[None]):
             "version": article.version,
             "tags": [tag.name for tag in article.tags],
             "retired_slugs": list(retired),
+            "cover_image_id": article.cover_image_id,
         }
         actor = uow.actor
         session.add(
@@ -423,6 +427,7 @@ class UndeleteArticle(Action[Article]):
             updated_at=utcnow(),
             author_id=trashed.author_id,
             version=int(data["version"]) + 1,
+            cover_image_id=existing_asset(session, data.get("cover_image_id")),
         )
         session.add(article)
         session.delete(trashed)
@@ -507,7 +512,8 @@ def _edit(
             body = validated(Body, "body", changes.body)
             if body != article.body:
                 article.body = body
-                article.body_html = body_html if body_html is not None else _render(body)
+                html = body_html if body_html is not None else _render(body)
+                article.body_html = responsive_images(session, html)
                 article.rendered_with = RENDERER_VERSION
         status = article.status if isinstance(changes.status, Unset) else changes.status
         given = not isinstance(changes.published_at, Unset)
@@ -525,6 +531,9 @@ def _edit(
             article.tags = new_tags
         if not isinstance(changes.author_id, Unset) and changes.author_id != article.author_id:
             _reassign(uow, article, changes.author_id)
+        cover = changes.cover_image_id
+        if not isinstance(cover, Unset) and cover != article.cover_image_id:
+            article.cover_image_id = usable_cover(session, actor=actor, asset_id=cover)
     after = _tracked(article)
     changed = {
         field: (before[field], after[field]) for field in after if before[field] != after[field]
@@ -585,6 +594,7 @@ def _tracked(article: Article) -> dict[str, Any]:
         "published_at": article.published_at,
         "tags": sorted(tag.name for tag in article.tags),
         "author_id": article.author_id,
+        "cover_image_id": article.cover_image_id,
     }
 
 
@@ -596,7 +606,7 @@ def _record(
 ) -> None:
     """What every save leaves behind, in its own transaction: a revision, an audit entry
     and the outbox events it causes."""
-    uow.session.refresh(article, ["author"])
+    uow.session.refresh(article, ["author", "cover_image"])
     _save_revision(uow, article)
     audit.record(
         uow,

@@ -17,6 +17,7 @@ class ArticleDraft:
     status: ArticleStatus = ArticleStatus.DRAFT
     published_at: datetime | None = None
     tags: tuple[str, ...] = ()
+    cover_image_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,3 +31,4 @@ class ArticleChanges(ChangeSet):
     published_at: datetime | Unset | None = UNSET
     tags: tuple[str, ...] | Unset = UNSET
     author_id: int | Unset = UNSET
+    cover_image_id: int | Unset | None = UNSET

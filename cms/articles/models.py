@@ -26,6 +26,7 @@ from cms.db import TABLE_ARGS, Base, LongText, UTCDateTime, exact_string, utcnow
 from cms.fields import NAME_MAX_LENGTH, TAG_MAX_LENGTH, TITLE_MAX_LENGTH
 
 if TYPE_CHECKING:
+    from cms.media.models import MediaAsset
     from cms.users.models import User
 
 
@@ -149,10 +150,17 @@ class Article(Base):
     # Which renderer (cms.articles.rendering.RENDERER_VERSION) wrote body_html; 0 when not
     # known, so that `cms rerender` brings the row up to date.
     rendered_with: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    # The picture shown with it (cms.media); the asset's own alt text describes it.
+    cover_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("media_assets.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
     author: Mapped[User] = relationship(back_populates="articles")
     # In the order they were given; shown sorted by name.
     tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.name)
+    # Loaded with the article (a second, keyed SELECT): every surface shows it, and the
+    # actions hand back articles whose session has closed.
+    cover_image: Mapped[MediaAsset | None] = relationship(lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from cms.articles.etags import etag_for
 from cms.articles.models import Article, ArticleStatus
+from cms.media.projection import cover_from_row, cover_tag, from_asset
 from cms.schemas import iso_utc
 from cms.users.models import display_name
 
@@ -36,6 +37,7 @@ def public_article(
     author_name: str | None,
     tags: Iterable[str | None],
     version: int,
+    cover_image: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The API's article (``ArticlePublic``), as JSON-ready values."""
     return {
@@ -52,6 +54,7 @@ def public_article(
         "author": display_name(author_name, author_id),
         "tags": sorted(name for name in tags if name is not None),
         "version": version,
+        "cover_image": cover_image,
     }
 
 
@@ -71,6 +74,7 @@ def from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
         author_name=row["author_name"],
         tags=json.loads(row["tags"]) if row["tags"] else [],
         version=row["version"],
+        cover_image=cover_from_row(row),
     )
 
 
@@ -90,13 +94,18 @@ def from_article(article: Article) -> dict[str, Any]:
         author_name=article.author.name,
         tags=(tag.name for tag in article.tags),
         version=article.version,
+        cover_image=from_asset(article.cover_image) if article.cover_image is not None else None,
     )
 
 
 def row_etag(row: Mapping[Any, Any]) -> str:
     """The ETag of a read-path row (the narrow one of a 304 check will do)."""
-    return etag_for(row["id"], row["version"], display_name(row["author_name"], row["author_id"]))
+    cover = cover_tag(row["cover_id"], row["cover_alt"], row["cover_focal_x"], row["cover_focal_y"])
+    author = display_name(row["author_name"], row["author_id"])
+    return etag_for(row["id"], row["version"], author, cover)
 
 
 def article_etag(article: Article) -> str:
-    return etag_for(article.id, article.version, article.author.display_name)
+    image = article.cover_image
+    cover = "" if image is None else cover_tag(image.id, image.alt, image.focal_x, image.focal_y)
+    return etag_for(article.id, article.version, article.author.display_name, cover)

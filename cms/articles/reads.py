@@ -36,6 +36,8 @@ from cms.articles.models import Article, ArticleSlug, ArticleState, Tag, article
 from cms.articles.projection import from_row, row_etag
 from cms.articles.search import by_relevance, matches_search
 from cms.errors import InvalidInput, NotAuthenticated, NotFound, SlugMoved
+from cms.media.models import MediaAsset
+from cms.media.projection import cover_columns
 from cms.users.models import User, display_name
 
 ARTICLE_NOT_FOUND = "Article not found"
@@ -80,6 +82,7 @@ def _columns(dialect: str, *, with_body: bool = True) -> list[Any]:
         Article.version,
         User.name.label("author_name"),
         _tags_column(dialect),
+        *cover_columns(),
     ]
     if with_body:
         columns[3:3] = [Article.body, Article.body_html]
@@ -181,7 +184,9 @@ def _build_single_read(
         permissions.visible_articles(viewer, bindparam("now", type_=Article.published_at.type)),
         Article.slug == key if by_slug else Article.id == key,
     ]
-    joined = Article.__table__.join(User.__table__, User.id == Article.author_id)
+    joined = Article.__table__.join(User.__table__, User.id == Article.author_id).outerjoin(
+        MediaAsset.__table__, MediaAsset.id == Article.cover_image_id
+    )
     columns = (
         [
             Article.id,
@@ -190,6 +195,7 @@ def _build_single_read(
             Article.status,
             Article.published_at,
             User.name.label("author_name"),
+            *cover_columns(narrow=True),
         ]
         if narrow
         else _columns(dialect)
@@ -265,6 +271,7 @@ def list_articles(
     page = (
         select(*_columns(dialect))
         .select_from(Article.__table__.join(User.__table__, User.id == Article.author_id))
+        .outerjoin(MediaAsset.__table__, MediaAsset.id == Article.cover_image_id)
         .join(page_ids, page_ids.c.id == Article.id)
     )
     if relevance:

@@ -24,7 +24,8 @@ from cms.fields import (
     TagEntry,
     Title,
 )
-from cms.schemas import PartialUpdate, UTCTimestamp
+from cms.media.schemas import MediaPublic
+from cms.schemas import MAX_ID, PartialUpdate, UTCTimestamp
 
 # At most MAX_TAGS entries of at most 50 characters: blank entries and duplicates are
 # accepted and cleaned away. (Counting entries, not what is left after cleaning, is a rule
@@ -35,6 +36,12 @@ TagList = Annotated[
         max_length=MAX_TAGS,
         description=f"At most {MAX_TAGS} tag names; blanks and duplicates are dropped",
     ),
+]
+
+
+CoverImageId = Annotated[
+    int,
+    Field(ge=1, le=MAX_ID, description="A media asset of yours (staff: anyone's); null: none"),
 ]
 
 
@@ -49,6 +56,7 @@ class ArticleCreate(BaseModel):
         default=None, description="Defaults to the moment it is published; future = scheduled"
     )
     tags: TagList = Field(default_factory=list)
+    cover_image_id: CoverImageId | None = None
 
     def draft(self) -> ArticleDraft:
         return ArticleDraft(
@@ -58,13 +66,15 @@ class ArticleCreate(BaseModel):
             status=self.status,
             published_at=self.published_at,
             tags=tuple(self.tags),
+            cover_image_id=self.cover_image_id,
         )
 
 
 class ArticleUpdate(PartialUpdate):
-    """Any subset of the create fields; only ``published_at`` may be null."""
+    """Any subset of the create fields; only ``published_at`` and ``cover_image_id`` may be
+    null."""
 
-    nullable: ClassVar[frozenset[str]] = frozenset({"published_at"})
+    nullable: ClassVar[frozenset[str]] = frozenset({"published_at", "cover_image_id"})
 
     title: Title | None = None
     body: Body | None = None
@@ -72,6 +82,7 @@ class ArticleUpdate(PartialUpdate):
     status: ArticleStatus | None = None
     published_at: PublicationTime | None = None
     tags: TagList | None = None
+    cover_image_id: CoverImageId | None = None
 
     def changes(self) -> ArticleChanges:
         given = self.model_dump(exclude_unset=True)
@@ -108,6 +119,9 @@ class ArticlePublic(BaseModel):
     author: str = Field(description="The author's display name")
     tags: list[str]
     version: int
+    cover_image: MediaPublic | None = Field(
+        description="The picture shown with the article (its alt text describes it)"
+    )
 
     @classmethod
     def build(cls, article: Article) -> "ArticlePublic":

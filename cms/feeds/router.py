@@ -18,6 +18,8 @@ from cms.db import Database
 from cms.deps import DatabaseDep, ReadSession, SettingsDep
 from cms.errors import NotFound
 from cms.feeds import service
+from cms.media.images import MIME_OF_EXTENSION
+from cms.media.projection import from_asset
 from cms.openapi import answers
 
 router = APIRouter(tags=["site"])
@@ -72,6 +74,10 @@ def _rss(
         entry.content(_xml(article.body_html), type="CDATA")
         for article_tag in article.tags:
             entry.category(term=_xml(article_tag.name))
+        if article.cover_image is not None:
+            cover = from_asset(article.cover_image)
+            # RSS wants a length; the rendition's is not known without reading it.
+            entry.enclosure(f"{site}{cover['url']}", "0", _mime_of(cover["url"]))
     rss: bytes = feed.rss_str(pretty=False)
     return rss
 
@@ -79,6 +85,10 @@ def _rss(
 # Characters XML 1.0 cannot carry at all, not even escaped. A body pasted from a word
 # processor brings vertical tabs (its soft line breaks); stored text may hold them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _mime_of(url: str) -> str:
+    return MIME_OF_EXTENSION[url.rsplit(".", 1)[1]]
 
 
 def _xml(text: str) -> str:

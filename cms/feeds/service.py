@@ -38,7 +38,11 @@ def newest_for_feed(
     articles = session.scalars(
         stmt.order_by(Article.published_at.desc(), Article.id.desc())
         .limit(FEED_SIZE)
-        .options(selectinload(Article.author), selectinload(Article.tags))
+        .options(
+            selectinload(Article.author),
+            selectinload(Article.tags),
+            selectinload(Article.cover_image),
+        )
     ).all()
     if tag is not None and not articles:
         # A tag only drafts or scheduled articles carry is not public yet (its name can

@@ -137,6 +137,15 @@ def refused_write(response: httpx.Response, world: World) -> None:
     assert response.status_code in (400, 403, 404), (response.request.url, response.status_code)
 
 
+def refused_or_sent_back(response: httpx.Response, world: World) -> None:
+    """Refused, or sent back to its page with the reason (the Media page's forms); the
+    caller checks nothing changed."""
+    assert response.status_code in (303, 400, 403, 404), (
+        response.request.url,
+        response.status_code,
+    )
+
+
 def only_mine(response: httpx.Response, world: World) -> None:
     assert response.status_code == 200, (response.request.url, response.status_code)
     _no_trace_of_b(response)
@@ -215,6 +224,11 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("list", "GET"): {**ALL_REFUSED, "article": only_mine, "trashed-article": nothing_of_b},
     ("audit-diff", "GET"): refused,
     ("tag-suggestions", "GET"): harmless,
+    # Media: an author's own uploads (B's: tests/media/test_admin.py); no file, no upload.
+    ("media", "GET"): harmless,
+    ("media-upload", "POST"): refused_or_sent_back,
+    ("media-update", "POST"): refused_or_sent_back,
+    ("media-delete", "POST"): refused_or_sent_back,
     # Webhooks and API keys are admins' only.
     ("webhooks", "GET"): refused,
     ("webhook", "GET"): refused,

@@ -52,6 +52,7 @@ def test_new_article_is_a_draft_with_a_slug_and_location(
         "author",
         "tags",
         "version",
+        "cover_image",
     }
 
 
