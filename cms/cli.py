@@ -32,7 +32,6 @@ from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
-from cms.media.library import MediaLibrary
 from cms.roles import Role
 from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
 from cms.users import service as users
@@ -512,6 +511,10 @@ def media_gc(
 ) -> None:
     """Remove stored bytes no asset uses any more (left by a failed upload or a delete),
     once they are older than CMS_MEDIA_GC_GRACE_SECONDS."""
+    # Imported here: the library records metrics, and prometheus_client must not be
+    # loaded before `cms serve` has prepared its multiprocess directory.
+    from cms.media.library import MediaLibrary
+
     settings = _settings()
     with _opened(settings) as database:
         library = MediaLibrary.from_settings(settings, database)
