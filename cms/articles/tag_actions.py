@@ -21,6 +21,7 @@ from cms.articles.tags import clean_tags, tag_slug
 from cms.audit import service as audit
 from cms.db import UnitOfWork
 from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cms.webhooks import outbox
 
 TAG_NOT_FOUND = "Tag not found (deleted or merged meanwhile?)"
 
@@ -57,6 +58,14 @@ class RenameTag(Action[Tag]):
             object_id=tag.id,
             object_repr=new_name,
             changes={"name": (old_name, new_name)},
+        )
+        outbox.tag_changed(
+            uow,
+            outbox.EventType.TAG_RENAMED,
+            tag_id=tag.id,
+            slug=new_slug,
+            name=new_name,
+            previous_name=old_name,
         )
         return tag
 
@@ -101,6 +110,14 @@ class MergeTags(Action[Tag]):
             object_repr=into.name,
             changes={"merged": (source_name, into.name)},
         )
+        outbox.tag_changed(
+            uow,
+            outbox.EventType.TAG_MERGED,
+            tag_id=into.id,
+            slug=into.slug,
+            name=into.name,
+            merged=source_name,
+        )
         return into
 
 
@@ -114,7 +131,7 @@ class DeleteTag(Action[None]):
     def __call__(self, uow: UnitOfWork) -> None:
         session = uow.session
         tag = _locked(uow, self.tag_id)
-        tag_id, tag_name = tag.id, tag.name
+        tag_id, tag_name, tag_slug_ = tag.id, tag.name, tag.slug
         _touch_articles(session, tag_id)
         # Its links go with it (ON DELETE CASCADE), and with them every count of it.
         session.delete(tag)
@@ -122,6 +139,7 @@ class DeleteTag(Action[None]):
         audit.record(
             uow, action=self.name, object_type="tag", object_id=tag_id, object_repr=tag_name
         )
+        outbox.tag_changed(uow, outbox.EventType.TAG_DELETED, tag_id=tag_id, slug=tag_slug_)
 
 
 def _locked(uow: UnitOfWork, tag_id: int) -> Tag:

@@ -35,6 +35,7 @@ from cms.media.fields import ALT_MAX_LENGTH
 from cms.media.library import MediaLibrary, Slot
 from cms.media.models import MediaAsset
 from cms.media.storage import original_key
+from cms.webhooks import outbox
 
 MEDIA_NOT_FOUND = "Media asset not found"
 
@@ -127,6 +128,7 @@ class UploadMedia(Action[MediaAsset]):
             object_repr=str(asset),
             changes={"sha256": (None, asset.sha256), "alt": (None, asset.alt)},
         )
+        outbox.media_changed(uow, outbox.EventType.MEDIA_UPLOADED, asset_id=asset.id)
         surface = uow.origin.surface
         uow.after_commit(lambda: metrics.MEDIA_UPLOADS.labels(surface).inc())
         uow.after_commit(self._render)
@@ -236,6 +238,9 @@ class UpdateMedia(Action[MediaAsset]):
                 object_repr=str(asset),
                 changes=changes,
             )
+            outbox.media_changed(
+                uow, outbox.EventType.MEDIA_UPDATED, asset_id=asset.id, changed=list(changes)
+            )
         return asset
 
 
@@ -258,6 +263,7 @@ class DeleteMedia(Action[None]):
             object_id=asset.id,
             object_repr=str(asset),
         )
+        outbox.media_changed(uow, outbox.EventType.MEDIA_DELETED, asset_id=asset.id)
         uow.session.delete(asset)
         uow.session.flush()
         uow.after_commit(lambda: self._reclaim(sha256))

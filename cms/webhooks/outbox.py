@@ -36,6 +36,12 @@ class EventType(StrEnum):
     ARTICLE_SCHEDULED = "article.scheduled"
     ARTICLE_DELETED = "article.deleted"
     ARTICLE_RESTORED = "article.restored"
+    TAG_RENAMED = "tag.renamed"
+    TAG_MERGED = "tag.merged"
+    TAG_DELETED = "tag.deleted"
+    MEDIA_UPLOADED = "media.uploaded"
+    MEDIA_UPDATED = "media.updated"
+    MEDIA_DELETED = "media.deleted"
     PING = "ping"
 
 
@@ -163,6 +169,30 @@ def article_deleted(uow: UnitOfWork, article: Article) -> None:
         object_type="article",
         object_id=article.id,
     )
+
+
+def tag_changed(
+    uow: UnitOfWork, event_type: EventType, *, tag_id: int, slug: str, **data: Any
+) -> None:
+    """A tag renamed, merged (``tag_id`` is the one kept) or deleted. The articles it is
+    on change too (their ETags move); a front end refetches the tag's pages."""
+    emit(
+        uow,
+        event_type,
+        {"id": tag_id, "slug": slug, **data},
+        object_type="tag",
+        object_id=tag_id,
+    )
+
+
+def media_changed(
+    uow: UnitOfWork, event_type: EventType, *, asset_id: int, changed: list[str] | None = None
+) -> None:
+    """An image uploaded, its description changed, or deleted: its id, and which fields."""
+    data: dict[str, Any] = {"id": asset_id}
+    if changed is not None:
+        data["changed"] = sorted(changed)
+    emit(uow, event_type, data, object_type="media", object_id=asset_id)
 
 
 def _state_before(

@@ -1,21 +1,29 @@
 """The outbox: each editorial action writes its events in its own transaction, thin."""
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from cms.articles import actions
 from cms.articles.changes import ArticleChanges, ArticleDraft
-from cms.articles.models import Article, ArticleRevision, ArticleStatus
+from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag
+from cms.articles.tag_actions import DeleteTag, MergeTags, RenameTag
 from cms.audit.models import AuditEntry
 from cms.db import Database, utcnow
+from cms.media.library import MediaLibrary
+from cms.media.storage import LocalStorage
 from cms.roles import Role
 from cms.users.models import User
 from cms.webhooks.models import OutboxEvent
 from tests.conftest import UserFactory, failing_commits
+from tests.media import files
 
 
 def events(database: Database) -> list[tuple[str, dict[str, Any]]]:
@@ -163,3 +171,53 @@ def test_creating_a_scheduled_article_schedules_it(database: Database, editor: U
         published_at=utcnow() + timedelta(hours=2),
     )
     assert types(database) == ["article.scheduled", "article.published"]
+
+
+def test_tag_renames_merges_and_deletes_each_tell(database: Database, editor: User) -> None:
+    create(database, editor, status=ArticleStatus.DRAFT, tags=("Cookng", "Baking", "Old"))
+    with database.sessionmaker() as session:
+        ids = {tag.name: tag.id for tag in session.scalars(select(Tag))}
+    database.run(RenameTag(tag_id=ids["Cookng"], new_name="Cooking"), actor=editor)
+    database.run(MergeTags(source_id=ids["Baking"], into_id=ids["Cookng"]), actor=editor)
+    database.run(DeleteTag(tag_id=ids["Old"]), actor=editor)
+    assert events(database) == [
+        (
+            "tag.renamed",
+            {"id": ids["Cookng"], "slug": "cooking", "name": "Cooking", "previous_name": "Cookng"},
+        ),
+        (
+            "tag.merged",
+            {"id": ids["Cookng"], "slug": "cooking", "name": "Cooking", "merged": "Baking"},
+        ),
+        ("tag.deleted", {"id": ids["Old"], "slug": "old"}),
+    ]
+
+
+def test_media_uploads_changes_and_deletes_each_tell(
+    api: httpx.Client,
+    app: FastAPI,
+    database: Database,
+    make_user: UserFactory,
+    login: Callable[[User], dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    media: MediaLibrary = app.state.media
+    monkeypatch.setattr(media, "storage", LocalStorage(tmp_path / "media-store"))
+    headers = login(make_user())
+    uploaded = api.post(
+        "/media/",
+        headers=headers,
+        files={"file": ("door.jpg", files.photo(300, 200), "image/jpeg")},
+        data={"alt": "A door"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    asset_id = uploaded.json()["id"]
+    assert api.patch(f"/media/{asset_id}", json={"alt": "A red door"}, headers=headers).is_success
+    assert api.delete(f"/media/{asset_id}", headers=headers).status_code == 204
+    media.wait_for_renders()
+    assert events(database) == [
+        ("media.uploaded", {"id": asset_id}),
+        ("media.updated", {"id": asset_id, "changed": ["alt"]}),
+        ("media.deleted", {"id": asset_id}),
+    ]
