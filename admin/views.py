@@ -658,6 +658,7 @@ class ArticleAdmin(ServiceModelView, model=Article):
                 choices=[(state.value, choice_label(state.value)) for state in ArticleState],
                 default=ArticleState.DRAFT.value,
                 description="Scheduled articles appear by themselves at their time.",
+                render_kw={"class": "cms-states"},
             )
             cover_image_id = IntegerField(
                 "Cover image",
@@ -671,7 +672,8 @@ class ArticleAdmin(ServiceModelView, model=Article):
             # WTForms orders fields by creation: keep them where they belong.
             slug.creation_counter = base.slug.creation_counter
             tags.creation_counter = base.body.creation_counter
-            state.creation_counter = base.published_at.creation_counter - 1
+            # Just before the publication time it goes with, after the tags.
+            state.creation_counter = base.published_at.creation_counter - 0.5
 
         return ArticleForm
 
