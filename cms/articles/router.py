@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from cms.articles import actions, etags, reads, service, tag_reads
+from cms.articles import actions, etags, projection, reads, service, tag_reads
 from cms.articles.models import Article
 from cms.articles.schemas import (
     ArticleCreate,
@@ -71,7 +71,7 @@ IfMatch = Annotated[
 
 
 def _with_etag(response: Response, article: Article) -> ArticlePublic:
-    response.headers["ETag"] = service.etag(article)
+    response.headers["ETag"] = projection.article_etag(article)
     return ArticlePublic.build(article)
 
 

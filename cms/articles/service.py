@@ -40,11 +40,6 @@ _WITH_AUTHOR_AND_TAGS = (selectinload(Article.author), selectinload(Article.tags
 # Reading
 
 
-def etag(article: Article) -> str:
-    """The article's entity tag (:func:`cms.articles.projection.article_etag`)."""
-    return article_etag(article)
-
-
 def get_visible_article(
     session: Session,
     *,
@@ -281,4 +276,4 @@ def trash_cutoff() -> datetime:
 
 def etag_matches(if_match: str, article: Article) -> bool:
     """Whether an ``If-Match`` value names the article's current version (``*`` always)."""
-    return matches(if_match, etag(article))
+    return matches(if_match, article_etag(article))
