@@ -112,8 +112,10 @@ def save(page: Page, button: str = "input[type=submit][value=Save]") -> None:
 @pytest.mark.parametrize(
     ("view", "role"),
     [
+        ("article", Role.AUTHOR),
         ("article", Role.EDITOR),
         ("article", Role.ADMIN),
+        ("tag", Role.EDITOR),
         ("user", Role.ADMIN),
         ("account", Role.EDITOR),
         ("account", Role.ADMIN),
@@ -128,9 +130,10 @@ def test_saving_a_form_unchanged_in_the_browser_changes_nothing(
     role: Role,
 ) -> None:
     staff = make_user(role=role, name="Staff Member")
-    model: type[Article] | type[User]
+    model: type[Article] | type[User] | type[Tag]
     if view == "article":
-        author = make_user(name="Some Author")
+        # An author edits their own article (a form without the author field).
+        author = staff if role is Role.AUTHOR else make_user(name="Some Author")
         target = make_article(
             author=author,
             title="A published piece",
@@ -139,6 +142,15 @@ def test_saving_a_form_unchanged_in_the_browser_changes_nothing(
             published_at=utcnow().replace(second=5, microsecond=250000) - timedelta(days=2),
         )
         model, object_id, path = Article, target.id, f"/admin/article/edit/{target.id}"
+        button = "input[type=submit][value=Save]"
+    elif view == "tag":
+        database.run(
+            actions.CreateArticle(draft=ArticleDraft(title="Tagged", tags=("Soup Recipes",))),
+            actor=staff,
+        )
+        with database.sessionmaker() as session:
+            tag_id = session.scalars(select(Tag.id)).one()
+        model, object_id, path = Tag, tag_id, f"/admin/tag/edit/{tag_id}"
         button = "input[type=submit][value=Save]"
     elif view == "user":
         target_user = make_user(role=Role.EDITOR, name="An Editor")
