@@ -226,11 +226,19 @@ DEFAULT_ATTEMPTS = 4
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Whether ``exc`` aborted a transaction that may simply be run again."""
-    if not isinstance(exc, OperationalError):
-        return False
-    args: tuple[object, ...] = getattr(exc.orig, "args", ())
-    return len(args) > 0 and args[0] in RETRYABLE_MYSQL_ERRORS
+    """Whether ``exc`` aborted a transaction that may simply be run again.
+
+    A deadlock inside a savepoint rolls back the whole transaction, savepoint included, so
+    what reaches the caller is the failed ``ROLLBACK TO SAVEPOINT`` (1305) raised while
+    handling it: the deadlock is looked for along the chain of errors, not only on top."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError):
+            args: tuple[object, ...] = getattr(seen.orig, "args", ())
+            if len(args) > 0 and args[0] in RETRYABLE_MYSQL_ERRORS:
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class UnitOfWork:

@@ -220,6 +220,28 @@ def test_a_lost_deadlock_reruns_the_whole_transaction_once_prepared(
     assert article.body_html == "<p><em>x</em></p>\n"
 
 
+def test_a_deadlock_inside_a_savepoint_is_retried_too(database: Database) -> None:
+    """InnoDB drops the savepoint with the transaction: the error that surfaces is the
+    failed ROLLBACK TO SAVEPOINT, raised while the deadlock was being handled."""
+    attempts: list[int] = []
+
+    class SavepointGone(Exception):
+        args = (1305, "SAVEPOINT sa_savepoint_2 does not exist")
+
+    def deadlocks_in_a_savepoint(uow: UnitOfWork) -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            try:
+                raise deadlock()
+            except OperationalError:
+                raise OperationalError("ROLLBACK TO SAVEPOINT", {}, SavepointGone()) from None
+        return "done"
+
+    # "from None" hides the cause but keeps the context, as SQLAlchemy's handler does.
+    assert database.run(deadlocks_in_a_savepoint) == "done"
+    assert len(attempts) == 2
+
+
 def test_a_deadlock_every_time_gives_up_after_the_attempts(database: Database) -> None:
     attempts: list[int] = []
 
