@@ -26,7 +26,7 @@ from cms.articles.router import router as articles_router
 from cms.articles.router import tags_router, trash_router
 from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
-from cms.db import Database
+from cms.db import Database, is_statement_timeout
 from cms.feeds.router import router as feeds_router
 from cms.media.library import MediaLibrary
 from cms.media.router import build_router as build_media_router
@@ -60,7 +60,12 @@ class ASCIIJSONResponse(JSONResponse):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for ``settings`` (default: from the environment), without the back office."""
     settings = settings or get_settings()
-    database = Database(settings.database_url, echo=settings.sql_echo, limits=settings.write_limits)
+    database = Database(
+        settings.database_url,
+        echo=settings.sql_echo,
+        limits=settings.write_limits,
+        read_time_limit=settings.read_statement_timeout,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -247,6 +252,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        if is_statement_timeout(exc):
+            # Logged with its statement where it was stopped (cms.db).
+            return JSONResponse(
+                {"detail": "This read took too long and was stopped; retry in a moment"},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "5"},
+            )
         logger.error("database error: %s", exc.orig)
         return JSONResponse(
             {"detail": "The database is busy or unavailable; retry in a few seconds"},

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     metrics_allow: Annotated[list[Network], NoDecode] = Field(
         default_factory=lambda: list(LOOPBACK)
     )
+    # Seconds any one SELECT of a request's read (API, site, back office) may run before
+    # the database stops it and the request answers 503 with Retry-After; 0: no limit.
+    # Writes, the command line, migrations and exports are not limited.
+    read_statement_timeout: float = Field(default=5.0, ge=0, le=3600)
     # Log lines for people (`text`) or for a log shipper (`json`, one object a line).
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -57,6 +57,14 @@ TABLE_ARGS = {
     "sqlite_autoincrement": True,
 }
 WRITER_OPTION = "cms_writer"
+# Execution option: the seconds any one SELECT on this connection may run (reads that a
+# request makes; see :func:`bound_statement_time`).
+TIME_LIMIT_OPTION = "cms_time_limit"
+# The errors a statement cut off by its time limit raises: MariaDB's max_statement_time
+# (1969), MySQL's MAX_EXECUTION_TIME (3024), SQLite's interrupt.
+STATEMENT_TIMEOUT_MYSQL_ERRORS = frozenset({1969, 3024})
+# SQLite calls the progress handler every this many virtual-machine instructions.
+_SQLITE_PROGRESS_STEPS = 10_000
 # Reads run in the thread pool (anyio's 40 threads by default): one connection for each
 # thread that can be reading at once, so no request waits on the pool for a connection.
 READ_POOL_SIZE = 40
@@ -138,6 +146,7 @@ def create_db_engine(url: str, *, echo: bool = False, reader: bool = False) -> E
             **(READER_OPTIONS if reader else {}),
         )
         _configure_sqlite(engine, transactions=not reader)
+        bound_statement_time(engine)
         return engine
     try:
         parsed.get_dialect().import_dbapi()
@@ -147,7 +156,7 @@ def create_db_engine(url: str, *, echo: bool = False, reader: bool = False) -> E
             "one is mysqlclient (mysql+mysqldb://…): pip install -e '.[mysql]'"
         ) from exc
     if reader:
-        return create_engine(
+        engine = create_engine(
             parsed,
             echo=echo,
             hide_parameters=True,
@@ -157,15 +166,108 @@ def create_db_engine(url: str, *, echo: bool = False, reader: bool = False) -> E
             **READER_OPTIONS,
             connect_args={"charset": "utf8mb4", "init_command": MYSQL_INIT_COMMAND},
         )
-    return create_engine(
-        parsed,
-        echo=echo,
-        hide_parameters=True,
-        pool_pre_ping=True,
-        pool_recycle=3600,
-        isolation_level="READ COMMITTED",
-        connect_args={"charset": "utf8mb4", "init_command": MYSQL_INIT_COMMAND},
-    )
+    else:
+        engine = create_engine(
+            parsed,
+            echo=echo,
+            hide_parameters=True,
+            pool_pre_ping=True,
+            pool_recycle=3600,
+            isolation_level="READ COMMITTED",
+            connect_args={"charset": "utf8mb4", "init_command": MYSQL_INIT_COMMAND},
+        )
+    bound_statement_time(engine)
+    return engine
+
+
+def bound_statement_time(engine: Engine) -> None:
+    """Let a connection's SELECTs run at most its :data:`TIME_LIMIT_OPTION` seconds.
+
+    The limit is enforced by the database itself, so a statement stops even when nobody
+    is waiting for it any more: on MariaDB each SELECT is sent as ``SET STATEMENT
+    max_statement_time=… FOR SELECT …`` (MySQL: the ``MAX_EXECUTION_TIME`` hint), on
+    SQLite a progress handler interrupts it past its deadline (fetching its rows
+    included). Statements other than SELECT, and connections without the option (the
+    writers, the command line, migrations, exports), are not limited. A statement cut
+    off raises :class:`~sqlalchemy.exc.OperationalError`, logged here with its text (no
+    parameters): the API and the back office answer it with 503 and ``Retry-After``.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+
+    if sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _install_progress_handler(dbapi_connection: Any, record: Any) -> None:
+            record.info["cms_deadline"] = _Deadline()
+            deadline = record.info["cms_deadline"]
+            dbapi_connection.set_progress_handler(deadline.passed, _SQLITE_PROGRESS_STEPS)
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _limit(
+        connection: Connection,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> tuple[str, Any]:
+        limit = connection.get_execution_options().get(TIME_LIMIT_OPTION)
+        if sqlite:
+            deadline = connection.connection.info.get("cms_deadline")
+            if deadline is not None:
+                deadline.start(limit)
+            return statement, parameters
+        if not limit:
+            return statement, parameters
+        keyword = statement.lstrip()[:6].upper()
+        # Known only once connected: the server tells which it is.
+        if getattr(connection.dialect, "is_mariadb", False):
+            if keyword == "SELECT" or keyword.startswith("WITH"):
+                statement = f"SET STATEMENT max_statement_time={float(limit):g} FOR {statement}"
+        elif keyword == "SELECT":
+            hint = f"SELECT /*+ MAX_EXECUTION_TIME({int(limit * 1000)}) */"
+            statement = statement.lstrip().replace(statement.lstrip()[:6], hint, 1)
+        return statement, parameters
+
+    @event.listens_for(engine, "handle_error")
+    def _log_timeouts(context: Any) -> None:
+        if is_statement_timeout(context.sqlalchemy_exception):
+            limit = (
+                context.connection.get_execution_options().get(TIME_LIMIT_OPTION)
+                if context.connection is not None
+                else None
+            )
+            logger.warning(
+                "a statement ran past its time limit of %s s and was stopped: %s",
+                limit,
+                " ".join(str(context.statement or "").split())[:500],
+            )
+
+
+class _Deadline:
+    """A SQLite connection's deadline for the statement it runs, checked by its progress
+    handler (which must be cheap: it runs every few thousand instructions)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = float("inf")
+
+    def start(self, limit: float | None) -> None:
+        self.at = time.monotonic() + limit if limit else float("inf")
+
+    def passed(self) -> int:
+        return 1 if time.monotonic() > self.at else 0
+
+
+def is_statement_timeout(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a statement stopped by its time limit (:func:`bound_statement_time`)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
+    if args and args[0] in STATEMENT_TIMEOUT_MYSQL_ERRORS:
+        return True
+    return bool(args) and args[0] == "interrupted"
 
 
 def _configure_sqlite(engine: Engine, *, transactions: bool = True) -> None:
@@ -280,11 +382,28 @@ class UnitOfWork:
 class Database:
     """One engine, the session factory built on it, and the unit of work every write uses."""
 
-    def __init__(self, url: str, *, echo: bool = False, limits: WriteLimits | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        limits: WriteLimits | None = None,
+        read_time_limit: float = 0,
+    ) -> None:
+        """``read_time_limit``: the seconds each SELECT of a read (:attr:`reader`,
+        :meth:`read`, :meth:`reading`, :attr:`read_sessionmaker`) may run; 0, no limit.
+        Writes, the command line and migrations are never cut off."""
         self.url = url
         self.limits = limits or WriteLimits()
+        self.read_time_limit = read_time_limit
         self.engine = create_db_engine(url, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool, with every SELECT bounded: the back office's pages and the
+        # API's ORM reads.
+        self.read_sessionmaker = sessionmaker(
+            self.engine.execution_options(**{TIME_LIMIT_OPTION: read_time_limit}),
+            expire_on_commit=False,
+        )
         self._reader: Engine | None = None
 
     @property
@@ -292,7 +411,9 @@ class Database:
         """An engine for plain reads: autocommit, so a read is its statements and nothing
         else (no BEGIN, COMMIT or ROLLBACK around it, no ping before it)."""
         if self._reader is None:
-            self._reader = create_db_engine(self.url, echo=bool(self.engine.echo), reader=True)
+            self._reader = create_db_engine(
+                self.url, echo=bool(self.engine.echo), reader=True
+            ).execution_options(**{TIME_LIMIT_OPTION: self.read_time_limit})
         return self._reader
 
     def read(self, work: Callable[[Connection], T]) -> T:
@@ -361,9 +482,11 @@ class Database:
         raise AssertionError("unreachable")
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for reads only: nothing it does is committed."""
-        session = self.sessionmaker()
+    def reading(self, *, bounded: bool = True) -> Iterator[Session]:
+        """A session for reads only (nothing it does is committed), its SELECTs bounded
+        by the read time limit unless ``bounded`` is false (an export streaming a whole
+        table to a slow client)."""
+        session = self.read_sessionmaker() if bounded else self.sessionmaker()
         try:
             yield session
         finally:
