@@ -26,11 +26,16 @@ from cms.articles.router import router as articles_router
 from cms.articles.router import tags_router, trash_router
 from cms.auth.router import router as auth_router
 from cms.config import Settings, get_settings
-from cms.db import Database, is_statement_timeout
+from cms.db import Database, is_cancelled, is_statement_timeout
 from cms.feeds.router import router as feeds_router
 from cms.media.library import MediaLibrary
 from cms.media.router import build_router as build_media_router
-from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, RequestContextMiddleware
+from cms.middleware import (
+    APICorsMiddleware,
+    CancelOnDisconnect,
+    RelativeRedirectsMiddleware,
+    RequestContextMiddleware,
+)
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
 from cms.users.router import router as users_router
@@ -90,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Paths that need another Content-Security-Policy than the API's (the docs and the
     # back office add their own).
     app.state.content_security_policies = []
+    # Innermost: a read's statements stop when its client leaves.
+    app.add_middleware(CancelOnDisconnect)
     if settings.cors_origins:
         app.add_middleware(APICorsMiddleware, origins=settings.cors_origins, excluded=("/admin",))
     # Inside the request context (its lines carry the request id), outside CORS (whose
@@ -259,7 +266,12 @@ def _add_error_handlers(app: FastAPI) -> None:
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                 headers={"Retry-After": "5"},
             )
-        logger.error("database error: %s", exc.orig)
+        if is_cancelled(exc):
+            # Its client left, and the statement was stopped for that (cms.db): an answer
+            # nobody reads.
+            logger.info("a read was stopped: its client went away")
+        else:
+            logger.error("database error: %s", exc.orig)
         return JSONResponse(
             {"detail": "The database is busy or unavailable; retry in a few seconds"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

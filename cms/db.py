@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -63,6 +65,8 @@ TIME_LIMIT_OPTION = "cms_time_limit"
 # The errors a statement cut off by its time limit raises: MariaDB's max_statement_time
 # (1969), MySQL's MAX_EXECUTION_TIME (3024), SQLite's interrupt.
 STATEMENT_TIMEOUT_MYSQL_ERRORS = frozenset({1969, 3024})
+# A statement stopped by KILL QUERY: its client went away (:class:`RunningStatements`).
+CANCELLED_MYSQL_ERROR = 1317
 # SQLite calls the progress handler every this many virtual-machine instructions.
 _SQLITE_PROGRESS_STEPS = 10_000
 # Reads run in the thread pool (anyio's 40 threads by default): one connection for each
@@ -202,6 +206,13 @@ def bound_statement_time(engine: Engine) -> None:
             deadline = record.info["cms_deadline"]
             dbapi_connection.set_progress_handler(deadline.passed, _SQLITE_PROGRESS_STEPS)
 
+    if not sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _remember_thread_id(dbapi_connection: Any, record: Any) -> None:
+            # Asked now: mysqlclient refuses it from another thread while a statement runs.
+            record.info["cms_thread_id"] = dbapi_connection.thread_id()
+
     @event.listens_for(engine, "before_cursor_execute", retval=True)
     def _limit(
         connection: Connection,
@@ -211,6 +222,9 @@ def bound_statement_time(engine: Engine) -> None:
         _context: Any,
         _executemany: bool,
     ) -> tuple[str, Any]:
+        running = RUNNING.get()
+        if running is not None:
+            running.started(connection)
         limit = connection.get_execution_options().get(TIME_LIMIT_OPTION)
         if sqlite:
             deadline = connection.connection.info.get("cms_deadline")
@@ -229,8 +243,17 @@ def bound_statement_time(engine: Engine) -> None:
             statement = statement.lstrip().replace(statement.lstrip()[:6], hint, 1)
         return statement, parameters
 
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finished(connection: Connection, *_args: Any) -> None:
+        running = RUNNING.get()
+        if running is not None:
+            running.finished(connection)
+
     @event.listens_for(engine, "handle_error")
     def _log_timeouts(context: Any) -> None:
+        running = RUNNING.get()
+        if running is not None and context.connection is not None:
+            running.finished(context.connection)
         if is_statement_timeout(context.sqlalchemy_exception):
             limit = (
                 context.connection.get_execution_options().get(TIME_LIMIT_OPTION)
@@ -260,6 +283,62 @@ class _Deadline:
         return 1 if time.monotonic() > self.at else 0
 
 
+class RunningStatements:
+    """The statements one request is running now, so that they can be stopped when its
+    client goes away (:class:`cms.middleware.CancelOnDisconnect`).
+
+    A connection is listed from the moment a statement is sent until it returns (or
+    fails); :meth:`cancel` stops what is listed: ``KILL QUERY`` over another connection
+    on MariaDB/MySQL, ``interrupt()`` on SQLite. The lock keeps a connection from being
+    handed back, and so to another request, while a cancellation aimed at it is sent.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, tuple[Any, Engine, int | None]] = {}
+        self.cancelled = False
+
+    def started(self, connection: Connection) -> None:
+        fairy = connection.connection
+        dbapi = fairy.dbapi_connection
+        with self._lock:
+            self._running[id(dbapi)] = (dbapi, connection.engine, fairy.info.get("cms_thread_id"))
+
+    def finished(self, connection: Connection) -> None:
+        try:
+            dbapi = connection.connection.dbapi_connection
+        except Exception:  # an invalidated connection has none left
+            return
+        with self._lock:
+            self._running.pop(id(dbapi), None)
+
+    def cancel(self) -> int:
+        """Stop every statement still running; how many were."""
+        # The KILL statement itself is no statement of this request's to list.
+        RUNNING.set(None)
+        with self._lock:
+            self.cancelled = True
+            running = list(self._running.values())
+            for dbapi, engine, thread_id in running:
+                try:
+                    if engine.dialect.name == "sqlite":
+                        dbapi.interrupt()
+                    elif thread_id is not None:
+                        with engine.connect() as killer:
+                            killer.exec_driver_sql(f"KILL QUERY {int(thread_id)}")
+                except Exception:
+                    logger.warning(
+                        "could not stop a statement of a request whose client left", exc_info=True
+                    )
+        if running:
+            logger.info("the client went away: stopped %d running statement(s)", len(running))
+        return len(running)
+
+
+# The statements of the request being served (None outside a request).
+RUNNING: ContextVar[RunningStatements | None] = ContextVar("cms_running_statements", default=None)
+
+
 def is_statement_timeout(exc: BaseException | None) -> bool:
     """Whether ``exc`` is a statement stopped by its time limit (:func:`bound_statement_time`)."""
     if not isinstance(exc, OperationalError):
@@ -268,6 +347,14 @@ def is_statement_timeout(exc: BaseException | None) -> bool:
     if args and args[0] in STATEMENT_TIMEOUT_MYSQL_ERRORS:
         return True
     return bool(args) and args[0] == "interrupted"
+
+
+def is_cancelled(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a statement stopped because its client went away."""
+    if not isinstance(exc, OperationalError):
+        return False
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] == CANCELLED_MYSQL_ERROR
 
 
 def _configure_sqlite(engine: Engine, *, transactions: bool = True) -> None:

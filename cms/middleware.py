@@ -9,11 +9,15 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
+import anyio.abc
+import anyio.to_thread
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.config import Network, address_in
+from cms.db import RUNNING, RunningStatements
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -180,3 +184,50 @@ class RelativeRedirectsMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_relative)
+
+
+class CancelOnDisconnect:
+    """Stop the database statements of a read whose client has gone away.
+
+    A GET or HEAD carries no body, so whatever the client sends after its request can
+    only be the end of it: this listens for that (``http.disconnect``) while the app
+    works, and stops the request's running statements (:class:`cms.db.RunningStatements`)
+    instead of letting a query nobody waits for hold a connection to its end. What the
+    app itself asks of ``receive`` is handed on unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        running = RunningStatements()
+        token = RUNNING.set(running)
+        # Messages read here on the app's behalf, in order.
+        inbox: anyio.abc.ObjectSendStream[Message]
+        inbox, outbox = anyio.create_memory_object_stream[Message](max_buffer_size=16)
+
+        async def listen() -> None:
+            while True:
+                message = await receive()
+                await inbox.send(message)
+                if message["type"] == "http.disconnect":
+                    await anyio.to_thread.run_sync(running.cancel)
+                    return
+
+        async def app_receive() -> Message:
+            return await outbox.receive()
+
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(listen)
+                try:
+                    await self.app(scope, app_receive, send)
+                finally:
+                    tasks.cancel_scope.cancel()
+        finally:
+            RUNNING.reset(token)
+            inbox.close()
+            outbox.close()

@@ -1,6 +1,7 @@
 """Reads are bounded in time by the database itself; writes and the command line are not."""
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 
@@ -131,3 +132,57 @@ def test_the_api_answers_503_with_retry_after_when_a_read_is_stopped(database_ur
 def test_the_limit_is_a_setting_with_a_clear_error() -> None:
     with pytest.raises(ValueError, match="read_statement_timeout"):
         make_settings("sqlite://", read_statement_timeout=-1)
+
+
+# The statement of a request whose client leaves, then stops waiting: a full minute on
+# its own, unless it is stopped.
+LONG = {
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 1000000000) SELECT count(*) FROM c",
+    "mariadb": "SELECT SLEEP(60)",
+}[BACKEND]
+
+
+def test_a_client_that_leaves_stops_its_running_statement(database_url: str) -> None:
+    """The read's statement ends within moments of the client closing its connection,
+    long before either the time limit or the statement itself would end it."""
+    app = create_app(make_settings(database_url, read_statement_timeout=120))
+    ended: list[tuple[float, str]] = []
+
+    @app.get("/long")
+    def long_read() -> object:
+        database: Database = app.state.database
+        try:
+            result = database.read(lambda c: c.execute(text(LONG)).scalar())
+        except OperationalError as exc:
+            ended.append((time.monotonic(), str(exc.orig)))
+            raise
+        # MariaDB's SLEEP() stopped by KILL QUERY returns 1 instead of failing.
+        ended.append((time.monotonic(), f"returned {result}"))
+        return result
+
+    with LiveServer(app) as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as client:
+            client.sendall(b"GET /long HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            time.sleep(0.5)  # the statement is running
+        left = time.monotonic()
+        deadline = left + 20
+        while not ended and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ended, "the statement went on after its client left"
+        assert ended[0][0] - left < 10
+        assert "interrupted" in ended[0][1] or ended[0][1] == "returned 1", ended
+        # The server and its pool go on serving.
+        with httpx.Client(base_url=server.url, timeout=30) as api:
+            assert api.get("/articles/").status_code == 200
+
+
+def test_a_client_that_waits_gets_its_answer(database_url: str) -> None:
+    """Listening for a disconnect changes nothing for a client that stays."""
+    with (
+        LiveServer(create_app(make_settings(database_url))) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        for _ in range(20):
+            assert client.get("/articles/").status_code == 200
+        assert client.get("/feed.xml").status_code == 200
