@@ -4,12 +4,41 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 # Primary keys are 32-bit integers on every backend; anything larger cannot exist.
 MAX_ID = 2**31 - 1
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="The object's id")]
-Skip = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
+# An offset costs the rows it skips: past this, a list is paged with its cursor (the
+# Link: rel="next" header), whose cost does not grow with depth.
+MAX_SKIP = 10_000
+
+
+def _within_skip_cap(skip: int) -> int:
+    if skip > MAX_SKIP:
+        raise ValueError(
+            f"skip goes up to {MAX_SKIP:,}; to page further, follow the cursor in the "
+            'Link: rel="next" header (cost independent of depth)'
+        )
+    return skip
+
+
+Skip = Annotated[
+    int,
+    Query(
+        ge=0,
+        description=f"Rows to skip (at most {MAX_SKIP:,}; further pages by cursor)",
+        json_schema_extra={"maximum": MAX_SKIP},
+    ),
+    AfterValidator(_within_skip_cap),
+]
 
 
 def iso_utc(moment: datetime) -> str:

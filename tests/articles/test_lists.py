@@ -89,6 +89,20 @@ def test_bad_list_parameters_are_422(api: httpx.Client, query: str) -> None:
     assert api.get(f"/articles/?{query}").status_code == 422
 
 
+@pytest.mark.parametrize("path", ["/articles/", "/users/", "/trash/articles/", "/media/"])
+def test_a_deep_skip_is_refused_with_the_way_to_page_further(
+    api: httpx.Client, make_user: UserFactory, login: Login, path: str
+) -> None:
+    """An offset costs what it skips: past the cap, the answer names the cursor."""
+    headers = login(make_user(role=Role.ADMIN))
+    assert api.get(path, params={"skip": 10_000}, headers=headers).status_code == 200
+    refused = api.get(path, params={"skip": 10_001}, headers=headers)
+    assert refused.status_code == 422
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["query", "skip"]
+    assert "10,000" in error["msg"] and 'Link: rel="next"' in error["msg"]
+
+
 def test_drafts_and_scheduled_need_a_token_and_follow_the_policy(
     api: httpx.Client, make_user: UserFactory, make_article: ArticleFactory, login: Login
 ) -> None:
