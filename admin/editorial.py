@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqladmin.authentication import login_required
 from sqladmin.flash import Flash
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from admin.diffs import MAX_LINES, diff_lines
 from admin.views import AdminError, ServiceModelView, format_time, state_badge
 from cms import permissions
 from cms.articles import actions
+from cms.articles import counts as article_counts
 from cms.articles import service as articles
 from cms.articles.models import Article, ArticleRevision, ArticleState, ArticleStatus
 from cms.articles.rendering import BodyTooComplex, render_markdown
@@ -69,13 +70,9 @@ class EditorialPages:
         """Counts and lists of the articles the article list shows ``viewer``."""
         now = utcnow()
         with view.session_maker() as session:
-            counts = dict(
-                session.execute(
-                    select(_state(now), func.count())
-                    .select_from(Article)
-                    .where(visible)
-                    .group_by(_state(now))
-                ).all()
+            # From the kept counts, not by counting the articles (0.6-0.9 s at a million).
+            by_state = article_counts.state_counts(
+                session, now, author_id=None if permissions.is_staff(viewer) else viewer.id
             )
             scheduled = session.scalars(
                 select(Article)
@@ -93,7 +90,7 @@ class EditorialPages:
                 else []
             )
         return {
-            "counts": {key: counts.get(key, 0) for key in ("draft", "scheduled", "published")},
+            "counts": {state.value: by_state[state] for state in ArticleState},
             "scheduled": scheduled,
             "latest": latest,
             "format_time": format_time,
@@ -244,15 +241,6 @@ class EditorialPages:
         if article is None:
             raise HTTPException(404, "No such article (or not one you may see).")
         return article
-
-
-def _state(now: Any) -> Any:
-    """Each article's state as the list's status filter has it."""
-    return case(
-        (Article.in_state("draft", now), "draft"),
-        (Article.in_state("scheduled", now), "scheduled"),
-        else_="published",
-    )
 
 
 def _page(value: str | None) -> int:

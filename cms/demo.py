@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, String, cast, event, func, insert, literal, select
 
-from cms.articles import tag_counts
+from cms.articles import counts, tag_counts
 from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag, article_tags
 from cms.articles.rendering import RENDERER_VERSION, render_markdown
 from cms.articles.slugs import first_free_slug, slug_from_title
@@ -273,10 +273,12 @@ def seed_demo(
             connection.execute(first_revisions(Article.id.in_(ids)))
         done += count
         on_progress(count)
-    if tag_ids:
-        # The links went in by the batch, around the services: count them once, at the end.
+    if articles:
+        # The rows went in by the batch, around the services: count them once, at the end.
         with database.transaction() as session:
-            tag_counts.recount(session, tag_ids)
+            if tag_ids:
+                tag_counts.recount(session, tag_ids)
+            counts.recount(session, author_ids)
     return SeedResult(users=users, articles=articles)
 
 

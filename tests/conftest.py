@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from cms import migrations, security
+from cms.articles import counts as article_counts
 from cms.articles.models import Article, ArticleStatus
 from cms.articles.rendering import RENDERER_VERSION, render_markdown
 from cms.articles.slugs import slug_from_title
@@ -297,6 +298,7 @@ def make_article(database: Database) -> ArticleFactory:
             session.flush()
             # As if saved through the CMS: every article has a history from revision 1.
             session.execute(first_revisions(Article.id == article.id))
+            article_counts.apply(session, None, article_counts.counted(article))
         return article
 
     return factory

@@ -199,3 +199,67 @@ def test_tag_counts_are_counted_from_a_populated_database(
         assert migrations.schema_problem(database.engine) is None
     finally:
         database.dispose()
+
+
+ARTICLE_COUNTS = "8f1b6c2d4e56"
+
+
+def test_article_counts_are_counted_from_a_populated_database(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """The kept counts start as what counting the existing articles says."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, f"{ARTICLE_COUNTS}-1")
+        with database.engine.begin() as connection:
+            for user in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                        "session_version, created_at, updated_at) VALUES (:id, :email, 'U', "
+                        "'author', 1, 'x', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                    ),
+                    {"id": user, "email": f"u{user}@example.com"},
+                )
+            for number, (author, status, at) in enumerate(
+                [
+                    (1, "draft", None),
+                    (1, "published", "2026-01-02 00:00:00"),
+                    (1, "published", "2026-01-03 00:00:00"),
+                    (2, "published", "2026-01-04 00:00:00"),
+                ],
+                start=1,
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO articles (id, title, slug, body, body_html, status, "
+                        "published_at, created_at, updated_at, author_id, version) VALUES "
+                        "(:id, 'T', :slug, '', '', :status, :at, '2026-01-01 00:00:00', "
+                        "'2026-01-01 00:00:00', :author, 1)"
+                    ),
+                    {
+                        "id": number,
+                        "slug": f"a-{number}",
+                        "status": status,
+                        "at": at,
+                        "author": author,
+                    },
+                )
+        migrations.upgrade(url)
+        with database.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT author_id, status, articles FROM article_counts ORDER BY 1, 2")
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            (1, "draft", 1),
+            (1, "published", 2),
+            (2, "published", 1),
+        ]
+        migrations.downgrade(url, f"{ARTICLE_COUNTS}-1")
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT COUNT(*) FROM articles")).scalar() == 4
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()

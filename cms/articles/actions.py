@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cms import permissions
 from cms.actions import Action
-from cms.articles import tag_counts
+from cms.articles import counts, tag_counts
 from cms.articles.changes import ArticleChanges, ArticleDraft
 from cms.articles.models import (
     Article,
@@ -141,6 +141,7 @@ class CreateArticle(Action[Article]):
         article.tags = tags_named(session, tags)
         session.flush()
         tag_counts.apply(session, None, tag_counts.tagging(article))
+        counts.apply(session, None, counts.counted(article))
         _record(
             uow,
             article,
@@ -388,6 +389,7 @@ class DeleteArticle(Action[None]):
         session.delete(article)
         session.flush()
         tag_counts.apply(session, tag_counts.tagging(article), None)
+        counts.apply(session, counts.counted(article), None)
         audit.record(
             uow,
             action=self.name,
@@ -438,6 +440,7 @@ class UndeleteArticle(Action[Article]):
                 session.add(ArticleSlug(slug=old, article_id=article.id))
         session.flush()
         tag_counts.apply(session, None, tag_counts.tagging(article))
+        counts.apply(session, None, counts.counted(article))
         _record(uow, article, self.name)
         return article
 
@@ -496,6 +499,7 @@ def _edit(
     now = utcnow()
     before = _tracked(article)
     counted = tag_counts.tagging(article)
+    counted_as = counts.counted(article)
     before_state = article.state_at(now)
     # New tags are created first: creating one takes a savepoint, which would flush the
     # article's half-applied changes.
@@ -551,6 +555,7 @@ def _edit(
     except StaleDataError as exc:
         raise Conflict("The article was changed by someone else; reload it and retry") from exc
     tag_counts.apply(session, counted, tag_counts.tagging(article))
+    counts.apply(session, counted_as, counts.counted(article))
     if name is None:
         name = transition(before_state, article.state_at(now), "published_at" in changed)
     _record(uow, article, name, changes=changed)
@@ -688,6 +693,10 @@ def _reassign(uow: UnitOfWork, article: Article, author_id: int) -> None:
     author = uow.session.get(User, author_id)
     if author is None:
         raise NotFound("User does not exist")
+    # The column too, not only the relationship (which sets it at the flush): the change
+    # must be seen before it, or a change of author alone looks like no change at all
+    # and is saved with no revision, audit entry or new version.
+    article.author_id = author.id
     article.author = author
 
 

@@ -116,6 +116,20 @@ class Tag(Base):
 Index("ix_tags_popular", Tag.published_count.desc(), Tag.name, Tag.id)
 
 
+class ArticleCount(Base):
+    """How many articles one author has in one stored status, kept by every write
+    (:mod:`cms.articles.counts`) so that no count reads the articles table."""
+
+    __tablename__ = "article_counts"
+    __table_args__ = (TABLE_ARGS,)
+
+    # No foreign key: a count of 0 may outlive its author for a moment, and a count
+    # must never stop a user from being deleted.
+    author_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[ArticleStatus] = mapped_column(_status_column(), primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
 class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (

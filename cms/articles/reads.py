@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from cms import cursors, permissions
 from cms.actors import SYSTEM, Actor
+from cms.articles import counts as article_counts
 from cms.articles.etags import matches
 from cms.articles.models import Article, ArticleSlug, ArticleState, Tag, article_tags, state_of
 from cms.articles.projection import from_row, row_etag
@@ -295,12 +296,16 @@ def list_articles(
             )
     total = None
     if query.include_total:
-        counted = (
-            conditions if not relevance else [*conditions, matches_search(dialect, query.q or "")]
-        )
-        total = connection.execute(
-            select(func.count()).select_from(Article).where(*counted)
-        ).scalar_one()
+        total = _kept_total(connection, viewer, query, now)
+        if total is None:
+            counted = (
+                conditions
+                if not relevance
+                else [*conditions, matches_search(dialect, query.q or "")]
+            )
+            total = connection.execute(
+                select(func.count()).select_from(Article).where(*counted)
+            ).scalar_one()
     articles = [from_row(row) for row in rows]
     return ListPage(
         articles=articles,
@@ -308,6 +313,46 @@ def list_articles(
         total=total,
         etag=_page_etag(rows),
     )
+
+
+def _kept_total(
+    connection: Connection, viewer: Actor | None, query: ListQuery, now: datetime
+) -> int | None:
+    """The list's total from the kept counts (:mod:`cms.articles.counts`), for the lists
+    they answer: every list but a search, in any state, of everyone or of one author, and
+    the published articles of a tag. ``None`` for the rest, which are counted."""
+    if query.q:
+        return None
+    if query.tag is not None:
+        if query.status is not None or query.author_id is not None:
+            return None
+        return _tag_total(connection, query.tag, now)
+    author_id = query.author_id
+    if query.status is not None and viewer is not None and not permissions.is_staff(viewer):
+        # An author's status= lists are confined to their own articles.
+        if author_id is not None and author_id != viewer.id:
+            return 0
+        author_id = viewer.id
+    by_state = article_counts.state_counts(connection, now, author_id=author_id)
+    if query.status is None:
+        return by_state[ArticleState.PUBLISHED]
+    if query.status == "all":
+        return sum(by_state.values())
+    return by_state[ArticleState(query.status)]
+
+
+def _tag_total(connection: Connection, tag: str, now: datetime) -> int:
+    """A tag's visible articles: its kept count less its scheduled ones."""
+    kept = connection.execute(select(Tag.published_count).where(Tag.slug == tag)).scalar()
+    if not kept:
+        return 0
+    upcoming = connection.execute(
+        select(func.count())
+        .select_from(article_tags.join(Tag, Tag.id == article_tags.c.tag_id))
+        .join(Article, Article.id == article_tags.c.article_id)
+        .where(Tag.slug == tag, Article.in_state(ArticleState.SCHEDULED, now))
+    ).scalar_one()
+    return int(kept) - int(upcoming)
 
 
 def next_scheduled(connection: Connection, now: datetime) -> datetime | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from cms import permissions, security
 from cms.actors import Actor
+from cms.articles import counts as article_counts
 from cms.articles import tag_counts
 from cms.articles.models import Article, ArticleRevision, TrashedArticle
 from cms.audit import service as audit
@@ -225,6 +226,7 @@ def delete_user(
                 .values(author_id=heir.id)
                 .execution_options(synchronize_session=False)
             )
+        article_counts.recount(session, [target.id, heir.id])
         outcome = f"{written} reassigned to {heir.email}"
     elif articles == "delete":
         article_ids = select(Article.id).where(Article.author_id == target.id)
@@ -237,6 +239,7 @@ def delete_user(
         their_tags = tag_counts.tags_of_author(session, target.id)
         session.execute(delete(Article).where(Article.author_id == target.id))
         tag_counts.recount(session, their_tags)
+        article_counts.recount(session, [target.id])
         session.execute(delete(TrashedArticle).where(TrashedArticle.author_id == target.id))
         outcome = f"{written} deleted"
     elif written:

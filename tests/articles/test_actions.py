@@ -279,3 +279,27 @@ def test_a_failed_unit_of_work_runs_no_hook(database: Database) -> None:
     with pytest.raises(InvalidInput):
         database.run(fails)
     assert hooks == []
+
+
+def test_a_change_of_author_alone_is_a_recorded_save(
+    database: Database, make_user: UserFactory
+) -> None:
+    """Handing an article to another author, and nothing else, is saved like any change:
+    a new version, a revision and an audit entry naming the old and new author."""
+    editor, first, second = make_user(role=Role.EDITOR), make_user(), make_user()
+    article = database.run(actions.CreateArticle(draft=ArticleDraft(title="Handed")), actor=first)
+    changed = database.run(
+        actions.UpdateArticle(article_id=article.id, changes=ArticleChanges(author_id=second.id)),
+        actor=editor,
+    )
+    assert changed.author_id == second.id and changed.version == article.version + 1
+    with database.reading() as session:
+        revisions = session.scalar(
+            select(func.count())
+            .select_from(ArticleRevision)
+            .where(ArticleRevision.article_id == article.id)
+        )
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert revisions == 2
+    assert entry is not None and entry.object_id == article.id
+    assert "author_id" in (entry.changes or "")
