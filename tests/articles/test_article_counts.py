@@ -31,12 +31,12 @@ def counted(database: Database, author_id: int | None = None) -> dict[ArticleSta
     """What counting the articles says, by state, as the dashboard used to."""
     now = utcnow()
     with database.reading() as session:
-        exact = {}
+        exact: dict[ArticleState, int] = {}
         for state in ArticleState:
             query = select(func.count()).select_from(Article).where(Article.in_state(state, now))
             if author_id is not None:
                 query = query.where(Article.author_id == author_id)
-            exact[state] = session.scalar(query)
+            exact[state] = session.execute(query).scalar_one()
     return exact
 
 
@@ -200,7 +200,7 @@ def test_x_total_count_is_what_the_list_holds(
     params = {"include_total": "true", "limit": "100", **query}
     if "author_id" in params:
         params["author_id"] = str(mixed_site[params["author_id"]].id)  # type: ignore[attr-defined]
-    headers = login(mixed_site[who]) if who else {}  # type: ignore[arg-type]
+    headers = login(mixed_site[who]) if who else {}
     response = api.get("/articles/", params=params, headers=headers)
     assert response.status_code == 200, response.text
     assert int(response.headers["X-Total-Count"]) == total == len(response.json())
@@ -217,7 +217,7 @@ def test_the_total_reads_no_article_row_outside_the_scheduled_few(
     def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         statements.append(" ".join(statement.split()))
 
-    engine = database.reader.engine if hasattr(database.reader, "engine") else database.reader
+    engine = database.reader
     event.listen(engine, "before_cursor_execute", seen)
     try:
         response = api.get("/articles/", params={"include_total": "true"})
