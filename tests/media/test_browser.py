@@ -76,7 +76,9 @@ def test_an_image_uploaded_in_the_editor_is_inserted_previewed_and_published(
     assert match, body
     assert body.startswith("Before the picture.\n\n")
     preview = page.locator(f".cms-preview-body img[src='{match.group(1)}']")
-    expect(preview).to_be_visible()
+    # Shown once its rendition is made (after the upload, on a pool of decoding slots:
+    # seconds on a loaded machine).
+    expect(preview).to_be_visible(timeout=30_000)
     page.wait_for_function(
         "src => [...document.images].some("
         "i => i.getAttribute('src') === src && i.naturalWidth > 0)",
