@@ -62,8 +62,9 @@ def _rss(
     feed = FeedGenerator()
     feed.load_extension("dc")
     feed.title(title)
-    feed.link(href=_home_url(request, site, tag), rel="alternate")
+    # feedgen makes the last link given the channel's <link>: the page, not the feed.
     feed.link(href=feed_url, rel="self")
+    feed.link(href=_home_url(request, site, tag), rel="alternate")
     feed.description(_xml(f"The newest articles{f' tagged {tag.name}' if tag else ''}"))
     feed.language("en")
     for article in articles:
