@@ -88,8 +88,19 @@ def _message_page(site: pages.PageSite, heading: str, message: str, code: int) -
     )
 
 
-async def _not_found(request: Request) -> HTMLResponse:
+async def not_found(request: Request) -> HTMLResponse:
+    """The 404 page for ``request``."""
     return not_found_page(pages.page_site(request, await _read_identity(request)))
+
+
+def wants_a_page(request: Request) -> bool:
+    """Whether a request no route answered came from a browser reading the site (a GET
+    asking for HTML, with the pages on): it gets the 404 page instead of JSON."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and _settings(request).site_pages
+    )
 
 
 # One article
@@ -100,7 +111,7 @@ async def article_page(slug: str, request: Request) -> Response:
     """An article's page; a slug it had before answers 301 to its page now."""
     settings = _settings(request)
     if not settings.site_pages or not is_valid_slug(slug):
-        return await _not_found(request)
+        return await not_found(request)
     addresses: SiteAddresses = request.app.state.site_addresses
     sent = request.headers.get("if-none-match")
     now = utcnow()
@@ -233,7 +244,7 @@ def _broken_link(site: pages.PageSite, message: str = BAD_LINK) -> HTMLResponse:
 async def home(request: Request) -> Response:
     """The newest articles, a page at a time ("Older articles" goes on)."""
     if not _settings(request).site_pages:
-        return await _not_found(request)
+        return await not_found(request)
     cursor = _cursor(request)
     if cursor is not None and len(cursor) > MAX_CURSOR:
         return _broken_link(pages.page_site(request, await _read_identity(request)))
@@ -259,7 +270,7 @@ async def home(request: Request) -> Response:
 async def tag_page(slug: str, request: Request) -> Response:
     """A tag's articles, newest first; a tag no visible article carries is not found."""
     if not _settings(request).site_pages or len(slug) > 64:
-        return await _not_found(request)
+        return await not_found(request)
     cursor = _cursor(request)
     if cursor is not None and len(cursor) > MAX_CURSOR:
         return _broken_link(pages.page_site(request, await _read_identity(request)))
@@ -297,10 +308,10 @@ async def tag_page(slug: str, request: Request) -> Response:
 async def author_page(author_id: str, request: Request) -> Response:
     """An author's published articles; an author without any is not found."""
     if not _settings(request).site_pages or not author_id.isascii() or not author_id.isdigit():
-        return await _not_found(request)
+        return await not_found(request)
     number = int(author_id)
     if not 1 <= number <= MAX_ID or author_id != str(number):
-        return await _not_found(request)
+        return await not_found(request)
     cursor = _cursor(request)
     if cursor is not None and len(cursor) > MAX_CURSOR:
         return _broken_link(pages.page_site(request, await _read_identity(request)))
@@ -333,7 +344,7 @@ async def author_page(author_id: str, request: Request) -> Response:
 async def search_page(request: Request) -> Response:
     """Full-text search over titles and bodies (the API's ``GET /articles/?q=``)."""
     if not _settings(request).site_pages:
-        return await _not_found(request)
+        return await not_found(request)
     q = " ".join(request.query_params.get("q", "").split())
     cursor = _cursor(request)
     base = {"q": q, "max_length": MAX_QUERY, "noindex": True}
@@ -376,7 +387,7 @@ async def search_page(request: Request) -> Response:
 async def unknown_page(rest: str, request: Request) -> Response:
     """Any other address under the site's paths: the 404 page."""
     del rest
-    return await _not_found(request)
+    return await not_found(request)
 
 
 # What crawlers and browsers fetch besides pages

@@ -174,6 +174,12 @@ def test_unknown_addresses_under_the_site_are_the_404_page(api: httpx.Client) ->
         answer = api.get(path)
         assert answer.status_code == 404, path
         assert "Page not found" in answer.text, path
+    # Elsewhere, a browser gets the page too; an API client still gets JSON.
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = api.get("/about-us", headers=browser)
+    assert page.status_code == 404 and "Page not found" in page.text
+    assert api.get("/about-us").json() == {"detail": "Not Found"}
+    assert api.get("/articles/999999", headers=browser).json() == {"detail": "Article not found"}
 
 
 def test_hostile_titles_and_bodies_are_escaped(
