@@ -34,9 +34,10 @@ from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, Reque
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
 from cms.site.identity import SiteIdentity
+from cms.site.router import is_site_path, wants_a_page
 from cms.site.router import not_found as site_not_found
 from cms.site.router import router as site_router
-from cms.site.router import wants_a_page
+from cms.site.router import unavailable as site_unavailable
 from cms.site.theme import Theme
 from cms.site.urls import SiteAddresses
 from cms.users.router import router as users_router
@@ -242,8 +243,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: OperationalError) -> Response:
         logger.error("database error: %s", exc.orig)
+        if wants_a_page(request) and is_site_path(request.url.path):
+            return site_unavailable(request)
         return JSONResponse(
             {"detail": "The database is busy or unavailable; retry in a few seconds"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

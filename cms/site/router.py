@@ -93,6 +93,27 @@ async def not_found(request: Request) -> HTMLResponse:
     return not_found_page(pages.page_site(request, await _read_identity(request)))
 
 
+def unavailable(request: Request) -> HTMLResponse:
+    """The page for a database that does not answer (made without asking it anything)."""
+    site = pages.page_site(request, request.app.state.site_identity)
+    response = _message_page(
+        site,
+        "Back in a moment",
+        "The site cannot reach its database just now. Please try again in a few seconds.",
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+SITE_PREFIXES = ("/posts/", "/tag/", "/author/", "/preview/")
+
+
+def is_site_path(path: str) -> bool:
+    """Whether ``path`` is one of the site's pages (not the API's)."""
+    return path in ("/", "/search") or path.startswith(SITE_PREFIXES)
+
+
 def wants_a_page(request: Request) -> bool:
     """Whether a request no route answered came from a browser reading the site (a GET
     asking for HTML, with the pages on): it gets the 404 page instead of JSON."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
+from sqlalchemy.exc import OperationalError
 
+from cms.articles import reads
 from cms.articles.models import Article, ArticleStatus
 from cms.db import Database, utcnow
 from tests.conftest import ArticleFactory, UserFactory
@@ -202,3 +205,19 @@ def test_hostile_titles_and_bodies_are_escaped(
     assert [kind for kind, _ in page.scripts] == ["application/ld+json"]
     assert page.json_ld()["headline"] == hostile
     assert page.meta["og:title"] == hostile
+
+
+def test_a_database_outage_is_a_page_for_readers_and_json_for_the_api(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def gone(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server has gone away"))
+
+    monkeypatch.setattr(reads, "read_article", gone)
+    browser = {"Accept": "text/html"}
+    page = api.get("/posts/anything", headers=browser)
+    assert page.status_code == 503 and page.headers["retry-after"] == "5"
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Back in a moment" in page.text and "gone away" not in page.text
+    assert api.get("/articles/1").status_code == 503
+    assert api.get("/articles/1", headers=browser).json()["detail"].startswith("The database")
