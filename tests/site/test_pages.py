@@ -47,6 +47,7 @@ def test_the_home_page_lists_the_newest_first_and_pages_on_with_older(
     for link in ('href="/admin"', 'href="/docs"', 'href="/feed.xml"'):
         assert link in first.text
     assert "<script" not in first.text
+    assert api.head("/").status_code == 200
 
 
 def test_an_article_page_shows_the_article(
