@@ -10,6 +10,7 @@ next scheduled article appears. With ``CMS_SITE_PAGES=false`` every page is the 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -224,7 +225,7 @@ def _list_response(
     if listed.next_change is not None:
         max_age = min(max_age, max(0, int((listed.next_change - now).total_seconds())))
     headers = {
-        "ETag": f'"l.{page.etag.strip(chr(34))}~{site.digest}"',
+        "ETag": _list_etag(page, site),
         "Cache-Control": pages.cache_control(site, max_age),
     }
     sent = request.headers.get("if-none-match")
@@ -251,6 +252,12 @@ def _list_response(
     if response.status_code == status.HTTP_200_OK:
         response.headers.update(headers)
     return response
+
+
+def _list_etag(page: reads.ListPage, site: pages.PageSite) -> str:
+    """The rows' ETag, whether there is an older page, and what every page shows."""
+    more = hashlib.blake2b((page.next_cursor or "").encode(), digest_size=4).hexdigest()
+    return f'"l.{page.etag.strip(chr(34))}.{more}~{site.digest}"'
 
 
 def _cursor(request: Request) -> str | None:

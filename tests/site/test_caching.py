@@ -51,6 +51,31 @@ def test_every_page_has_an_etag_and_answers_304(
         assert fresh.headers["etag"] != tags[path]
 
 
+def test_a_list_page_changes_when_an_older_page_appears(
+    api: httpx.Client, make_user: UserFactory, make_article: ArticleFactory
+) -> None:
+    """The same ten articles, but now with an *Older articles* link: not a 304."""
+    author = make_user()
+    now = utcnow()
+    for number in range(10):
+        make_article(
+            author=author,
+            title=f"Recent {number}",
+            status=ArticleStatus.PUBLISHED,
+            published_at=now - timedelta(minutes=number + 1),
+        )
+    first = api.get("/")
+    assert 'rel="next"' not in first.text
+    make_article(
+        author=author,
+        title="Backdated",
+        status=ArticleStatus.PUBLISHED,
+        published_at=now - timedelta(days=30),
+    )
+    again = api.get("/", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 200 and 'rel="next"' in again.text
+
+
 def _max_age(response: httpx.Response) -> int:
     found = re.search(r"max-age=(\d+)", response.headers["cache-control"])
     assert found is not None
