@@ -128,6 +128,15 @@ def wants_a_page(request: Request) -> bool:
 # One article
 
 
+@dataclass(frozen=True)
+class _Lookup:
+    """What reading an article's page found: the article, where it moved, or nothing."""
+
+    site: pages.PageSite
+    found: reads.ArticleRead | None = None
+    moved_to: str | None = None
+
+
 @router.api_route("/posts/{slug}", methods=GET)
 async def article_page(slug: str, request: Request) -> Response:
     """An article's page; a slug it had before answers 301 to its page now."""
@@ -138,7 +147,7 @@ async def article_page(slug: str, request: Request) -> Response:
     sent = request.headers.get("if-none-match")
     now = utcnow()
 
-    def read(connection: Connection) -> tuple[pages.PageSite, reads.ArticleRead | str | None]:
+    def read(connection: Connection) -> _Lookup:
         site = pages.page_site(request, _identity(request, connection))
         try:
             found = reads.read_article(
@@ -150,19 +159,20 @@ async def article_page(slug: str, request: Request) -> Response:
                 addresses=addresses,
             )
         except SlugMoved as moved:
-            return site, moved.current_slug
+            return _Lookup(site, moved_to=moved.current_slug)
         except NotFound:
-            return site, None
-        return site, found
+            return _Lookup(site)
+        return _Lookup(site, found)
 
-    site, found = await run_in_threadpool(_database(request).read, read)
-    if found is None:
-        return not_found_page(site)
-    if isinstance(found, str):
+    lookup: _Lookup = await run_in_threadpool(_database(request).read, read)
+    site, found = lookup.site, lookup.found
+    if lookup.moved_to is not None:
         return Response(
             status_code=status.HTTP_301_MOVED_PERMANENTLY,
-            headers={"Location": addresses.article_page(found)},
+            headers={"Location": addresses.article_page(lookup.moved_to)},
         )
+    if found is None:
+        return not_found_page(site)
     headers = {
         "ETag": pages.article_etag(found.etag, site),
         "Cache-Control": pages.cache_control(site, settings.cache_max_age),
