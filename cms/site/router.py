@@ -179,8 +179,13 @@ async def article_page(slug: str, request: Request) -> Response:
     }
     if found.article is None:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    rendered = site.theme.rendered
+    body = rendered.get(headers["ETag"])
+    if body is not None:
+        return HTMLResponse(body, headers={"Content-Security-Policy": pages.PAGE_CSP, **headers})
     response = pages.render(site, "article.html", pages.article_context(site, found.article))
     if response.status_code == status.HTTP_200_OK:
+        rendered.put(headers["ETag"], bytes(response.body))
         response.headers.update(headers)
     return response
 
