@@ -246,6 +246,11 @@ def _list_response(
     sent = request.headers.get("if-none-match")
     if sent is not None and etags.matches(sent, headers["ETag"]):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    # The same rows under another address (another search) are another page.
+    key = f"{request.url.path}?{request.url.query}\x00{headers['ETag']}"
+    body = site.theme.rendered.get(key)
+    if body is not None:
+        return HTMLResponse(body, headers={"Content-Security-Policy": pages.PAGE_CSP, **headers})
     addresses = site.addresses
     items = [
         {
@@ -265,6 +270,7 @@ def _list_response(
     }
     response = pages.render(site, template, full)
     if response.status_code == status.HTTP_200_OK:
+        site.theme.rendered.put(key, bytes(response.body))
         response.headers.update(headers)
     return response
 

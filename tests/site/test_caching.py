@@ -190,6 +190,17 @@ def test_templates_are_compiled_once_per_process(
     assert compiled == []
 
 
+def test_a_kept_page_is_never_another_address_s_page(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    """Two searches finding the same article are two pages (each says what was asked)."""
+    publish(api, login(make_user()), title="Apples and pears", body="Fruit.")
+    first = api.get("/search", params={"q": "apples"})
+    second = api.get("/search", params={"q": "pears"})
+    assert "Results for “apples”" in first.text and "Results for “pears”" in second.text
+    assert "Results for “pears”" in api.get("/search", params={"q": "pears"}).text
+
+
 def test_rendered_pages_are_kept_within_their_bounds() -> None:
     kept = RenderedPages(entries=2, total_bytes=64 * 100)
     kept.put('"a"', b"a" * 10)
