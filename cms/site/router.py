@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 
 from cms.articles import etags, reads
 from cms.articles.slugs import is_valid_slug
-from cms.articles.tags import tag_slug
 from cms.config import Settings
 from cms.db import Database, utcnow
 from cms.errors import InvalidInput, NotFound, SlugMoved
@@ -331,7 +330,7 @@ async def tag_page(slug: str, request: Request) -> Response:
     if not listed.page.articles:
         return not_found_page(site)
     name = next(
-        (tag for tag in listed.page.articles[0]["tags"] if tag_slug(tag) == slug),
+        (tag for tag in listed.page.articles[0]["tags"] if pages.cached_tag_slug(tag) == slug),
         slug,
     )
     feed = f"/tags/{quote(slug, safe='')}/feed.xml"
