@@ -94,7 +94,7 @@ class RenderedPages:
             return body
 
     def put(self, etag: str, body: bytes) -> None:
-        if len(body) > self.largest:
+        if len(body) > self.largest or self.entries == 0:
             return
         with self._lock:
             if etag in self._pages:
@@ -133,7 +133,8 @@ class Theme:
         else:
             css = resources.files("cms.site").joinpath(f"static/{STYLESHEET}").read_bytes()
         self.stylesheet = Stylesheet(css, hashlib.sha256(css).hexdigest()[:16])
-        self.rendered = RenderedPages()
+        # In development templates are read again when they change: so are the pages.
+        self.rendered = RenderedPages(entries=0 if self.environment.auto_reload else 512)
         # Changes with anything that changes every page: the theme folder's templates
         # (as they were when the process started) and the stylesheet.
         self.digest = hashlib.blake2b(

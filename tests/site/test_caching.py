@@ -213,3 +213,6 @@ def test_rendered_pages_are_kept_within_their_bounds() -> None:
     for number in range(10):
         kept.put(f'"{number}"', b"y" * 100)
     assert kept._bytes <= 64 * 100 and len(kept._pages) <= 2
+    nothing = RenderedPages(entries=0)  # development: templates may change under it
+    nothing.put('"a"', b"a")
+    assert nothing.get('"a"') is None
