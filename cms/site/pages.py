@@ -69,14 +69,10 @@ class PageSite:
     @property
     def digest(self) -> str:
         """Part of every page's ETag: anything outside the content that the page shows."""
-        identity = self.identity
         shown = "\x00".join(
             [
                 __version__,
-                identity.name,
-                identity.description,
-                identity.logo_url or "",
-                repr(identity.nav),
+                repr(self.identity),  # every field, whatever fields it gains
                 self.theme.digest,
                 self.addresses.digest_source(),
                 self.origin,
