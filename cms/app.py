@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,6 +38,13 @@ from cms.middleware import (
 )
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
+from cms.site.identity import SiteIdentity
+from cms.site.router import is_site_path, wants_a_page
+from cms.site.router import not_found as site_not_found
+from cms.site.router import router as site_router
+from cms.site.router import unavailable as site_unavailable
+from cms.site.theme import Theme
+from cms.site.urls import SiteAddresses
 from cms.users.router import router as users_router
 from cms.webhooks.router import router as webhooks_router
 
@@ -92,6 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.media = MediaLibrary.from_settings(settings, database)
+    app.state.site_addresses = SiteAddresses.from_settings(settings)
+    app.state.site_identity = SiteIdentity.from_settings(settings)
+    # The site's templates, compiled once for the life of the process.
+    app.state.site_theme = Theme(settings)
     # Paths that need another Content-Security-Policy than the API's (the docs and the
     # back office add their own).
     app.state.content_security_policies = []
@@ -118,7 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feeds_router)
     app.include_router(build_media_router(settings.media_max_upload_bytes))
     app.include_router(metrics.router)
-    _add_landing_page(app)
+    app.include_router(site_router)
+    _add_icon(app)
     install_exact_openapi(app)
     install_api_docs(app)
     _add_health_checks(app, database)
@@ -126,28 +138,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-LANDING_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>CMS</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
-<body><h1>This CMS is running</h1>
-<ul>
-<li><a href="/admin">/admin</a> — the back office, where writers write</li>
-<li><a href="/docs">/docs</a> — the API, documented and ready to try</li>
-<li><a href="/articles/">/articles/</a> — the published articles, as JSON</li>
-</ul></body></html>
-"""
-
-
 FAVICON = resources.files("cms").joinpath("static/favicon.svg").read_bytes()
 
 
-def _add_landing_page(app: FastAPI) -> None:
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def landing() -> HTMLResponse:
-        """Where a newcomer's first click lands: the way to everything else."""
-        return HTMLResponse(LANDING_PAGE)
-
+def _add_icon(app: FastAPI) -> None:
     # One icon for the site and the back office. Browsers ask for /favicon.ico whatever
     # a page names; an SVG served there is shown all the same.
     @app.get("/favicon.ico", include_in_schema=False, name="favicon")
@@ -186,6 +180,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == status.HTTP_404_NOT_FOUND and request.app.state.settings.site_pages:
+            if wants_a_page(request):
+                # A reader who mistypes an address gets the site's 404 page, not JSON.
+                page = await site_not_found(request)
+                page.headers["Vary"] = "Accept"
+                return page
+            exc.headers = {**(exc.headers or {}), "Vary": "Accept"}
         if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
             exc.headers = {**(exc.headers or {}), "Allow": allow(request.url.path)}
         return await http_exception_handler(request, exc)
@@ -258,20 +259,22 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
-        if is_statement_timeout(exc):
-            # Logged with its statement where it was stopped (cms.db).
+    async def database_unavailable(request: Request, exc: OperationalError) -> Response:
+        timed_out = is_statement_timeout(exc)  # logged with its statement in cms.db
+        if is_cancelled(exc):
+            # Its client left, and the statement was stopped for that (cms.db): an answer
+            # nobody reads.
+            logger.info("a read was stopped: its client went away")
+        elif not timed_out:
+            logger.error("database error: %s", exc.orig)
+        if wants_a_page(request) and is_site_path(request.url.path):
+            return site_unavailable(request)
+        if timed_out:
             return JSONResponse(
                 {"detail": "This read took too long and was stopped; retry in a moment"},
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                 headers={"Retry-After": "5"},
             )
-        if is_cancelled(exc):
-            # Its client left, and the statement was stopped for that (cms.db): an answer
-            # nobody reads.
-            logger.info("a read was stopped: its client went away")
-        else:
-            logger.error("database error: %s", exc.orig)
         return JSONResponse(
             {"detail": "The database is busy or unavailable; retry in a few seconds"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
