@@ -33,6 +33,7 @@ from cms.media.router import build_router as build_media_router
 from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, RequestContextMiddleware
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
+from cms.previews.router import router as previews_router
 from cms.users.router import router as users_router
 from cms.webhooks.router import router as webhooks_router
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(articles_router)
+    app.include_router(previews_router)
     app.include_router(tags_router)
     app.include_router(trash_router)
     app.include_router(webhooks_router)
