@@ -23,6 +23,7 @@ from cms.db import utcnow
 from cms.errors import DomainError
 from cms.previews import actions, service
 from cms.previews.models import DEFAULT_EXPIRES_IN, PreviewLink
+from cms.site.urls import SiteAddresses
 
 if TYPE_CHECKING:
     from admin.pages import Pages
@@ -114,7 +115,9 @@ class PreviewPages:
                 "what": f"The preview link of “{article.title}”: anyone holding it can read "
                 f"the article as it is now, without signing in, until "
                 f"{format_time(shared.link.expires_at)} or until you revoke it",
-                "value": service.preview_address(settings.site_url, shared.token),
+                "value": SiteAddresses.from_settings(settings).preview_url(
+                    shared.token, shared.slug
+                ),
                 "back": self._page(request, article.id),
             },
         )

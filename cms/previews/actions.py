@@ -39,10 +39,12 @@ NO_SUCH_LINK = "No such preview link on this article"
 
 @dataclass(frozen=True)
 class SharedPreview:
-    """A new link, and its token: shown this once, never stored."""
+    """A new link, and its token: shown this once, never stored. ``slug`` is the
+    article's when it was shared (a front end's preview address carries it)."""
 
     link: PreviewLink
     token: str
+    slug: str
 
 
 def checked_expiry(expires_in: timedelta) -> timedelta:
@@ -113,7 +115,8 @@ class SharePreview(Action[SharedPreview]):
             object_repr=article.title,
             changes={"preview_link": (None, link.id), "expires_at": (None, link.expires_at)},
         )
-        return SharedPreview(link=link, token=tokens.compose(self.site_key, link.id, secret))
+        token = tokens.compose(self.site_key, link.id, secret)
+        return SharedPreview(link=link, token=token, slug=article.slug)
 
 
 @dataclass(frozen=True, kw_only=True)

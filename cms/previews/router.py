@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Response, status
+from fastapi import APIRouter, Body, Depends, Request, Response, status
 
 from cms.db import utcnow
 from cms.deps import ReadSession, SettingsDep, SignedInViewer, WriterDep, get_credentials
@@ -16,6 +16,7 @@ from cms.previews import actions, service
 from cms.previews.models import PreviewLink
 from cms.previews.schemas import PreviewCreate, PreviewPublic, PreviewShared
 from cms.schemas import ObjectId
+from cms.site.urls import SiteAddresses
 
 router = APIRouter(tags=["previews"], dependencies=[Depends(get_credentials)])
 NO_STORE = "private, no-store"
@@ -42,6 +43,7 @@ def share_preview(
     article_id: ObjectId,
     writer: WriterDep,
     settings: SettingsDep,
+    request: Request,
     response: Response,
     payload: Annotated[PreviewCreate | None, Body()] = None,
 ) -> PreviewShared:
@@ -55,12 +57,13 @@ def share_preview(
             site_key=settings.secret,
         )
     )
+    addresses: SiteAddresses = request.app.state.site_addresses
     response.headers["Location"] = f"/articles/{article_id}/previews/{shared.link.id}"
     response.headers["Cache-Control"] = NO_STORE
     return PreviewShared(
         **_public(shared.link).model_dump(),
         token=shared.token,
-        url=service.preview_address(settings.site_url, shared.token),
+        url=addresses.preview_url(shared.token, shared.slug),
     )
 
 

@@ -30,7 +30,6 @@ EXPIRY_CHOICES: tuple[tuple[timedelta, str], ...] = (
     (LONGEST_EXPIRES_IN, "30 days"),
 )
 NOT_YOURS = "You may only share previews of your own articles"
-PREVIEW_PATH = "/preview/"
 
 
 def resolve(
@@ -42,17 +41,19 @@ def resolve(
     presented = tokens.parse(secret, token)
     if presented is None:
         return None
+    return resolve_presented(connection, presented, now)
+
+
+def resolve_presented(
+    connection: Connection | Session, presented: tokens.PresentedPreview, now: datetime
+) -> int | None:
+    """:func:`resolve` for a token already parsed (its signature checked)."""
     found: int | None = connection.execute(
         select(Article.id).where(
             permissions.previewable_articles(presented.link_id, presented.secret_digest, now)
         )
     ).scalar()
     return found
-
-
-def preview_address(site_url: str | None, token: str) -> str:
-    """Where a preview token opens the article: the built-in site's preview page."""
-    return f"{(site_url or '').rstrip('/')}{PREVIEW_PATH}{token}"
 
 
 def active_links(
