@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from cms.articles.models import ArticleStatus
+from cms.asgi import build_app
 from cms.audit.models import AuditEntry
 from cms.db import Database, utcnow
 from cms.previews import service, tokens
@@ -17,7 +18,13 @@ from cms.previews.models import PreviewLink
 from cms.roles import Role
 from cms.users.models import User
 from tests.articles.test_lists import counted
-from tests.conftest import TEST_SECRET_KEY, ArticleFactory, UserFactory
+from tests.conftest import (
+    TEST_SECRET_KEY,
+    ArticleFactory,
+    LiveServer,
+    UserFactory,
+    make_settings,
+)
 
 Login = Callable[[User], dict[str, str]]
 NOT_FOUND = {"detail": "Article not found"}
@@ -298,3 +305,18 @@ def test_sharing_and_revoking_are_audited_without_the_token(
     # Only the secret's digest is stored.
     assert stored is not None and stored.secret_hash == tokens.digest(secret)
     assert secret not in stored.secret_hash
+
+
+def test_a_front_end_in_the_browser_may_send_the_preview_header(database_url: str) -> None:
+    settings = make_settings(database_url, cors_origins="https://front.example")
+    with LiveServer(build_app(settings)) as server, httpx.Client(base_url=server.url) as client:
+        preflight = client.options(
+            "/articles/1",
+            headers={
+                "Origin": "https://front.example",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "x-preview-token",
+            },
+        )
+    assert preflight.status_code == 200, preflight.text
+    assert "x-preview-token" in preflight.headers["access-control-allow-headers"].lower()
