@@ -320,3 +320,17 @@ def test_a_front_end_in_the_browser_may_send_the_preview_header(database_url: st
         )
     assert preflight.status_code == 200, preflight.text
     assert "x-preview-token" in preflight.headers["access-control-allow-headers"].lower()
+
+
+def test_a_preview_read_is_one_statement(
+    api: httpx.Client, author: User, draft: int, login: Login, database: Database
+) -> None:
+    token = share(api, login(author), draft)["token"]
+    api.get(f"/articles/{draft}", params={"preview": token})  # warm the pools
+    with counted(database) as statements:
+        assert api.get(f"/articles/{draft}", params={"preview": token}).status_code == 200
+    assert len(statements) == 1, statements
+    with counted(database) as statements:
+        assert api.get(f"/preview/{token}").status_code == 200
+    # The site's identity, the token's article, then the article itself.
+    assert len(statements) <= 3, statements
