@@ -139,7 +139,14 @@ class APICorsMiddleware:
             # never allowed (and never paired with "*").
             allow_credentials=False,
             allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            # X-Preview-Token: a front end in the browser opens a draft with a preview link.
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "X-Preview-Token",
+            ],
             expose_headers=["ETag", "Link", "X-Total-Count", "X-Request-ID", "Retry-After"],
             max_age=600,
         )
