@@ -15,6 +15,7 @@ from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
 from cms.media.models import MediaAsset
 from cms.roles import Role
+from cms.site_settings.models import SiteSettings
 from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -30,6 +31,7 @@ __all__ = [
     "OutboxEvent",
     "RateLimit",
     "Role",
+    "SiteSettings",
     "StaffSession",
     "Tag",
     "TrashedArticle",
