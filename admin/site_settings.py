@@ -47,7 +47,7 @@ from cms.site_settings.fields import (
 )
 from cms.site_settings.reads import read_settings
 from cms.site_settings.service import SiteSettingsChanges, UpdateSiteSettings
-from cms.site_settings.values import NavLink, SiteSettingsValues
+from cms.site_settings.values import NavLink, SiteSettingsValues, defaults_from
 from cms.users.models import User
 
 if TYPE_CHECKING:
@@ -171,7 +171,10 @@ class SiteSettingsPages:
     @login_required
     async def page(self, request: Request) -> Response:
         user = self._admin_only(request)
-        stored = await to_thread.run_sync(self.database.read, read_settings)
+        defaults = defaults_from(request.app.state.settings)
+        stored = await to_thread.run_sync(
+            self.database.read, lambda connection: read_settings(connection, defaults)
+        )
         if request.method == "GET":
             form = _form_for(stored)
             return await self._render(request, user, form, stored)
@@ -182,7 +185,7 @@ class SiteSettingsPages:
             view = self.pages._view("user")
             try:
                 changed = await view.run_as_actor(
-                    request, UpdateSiteSettings(changes=form.changes())
+                    request, UpdateSiteSettings(changes=form.changes(), defaults=defaults)
                 )
             except AdminError as exc:
                 error = _show_on_field(form, exc)

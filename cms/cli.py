@@ -36,7 +36,7 @@ from cms.errors import ConfigurationError, DomainError
 from cms.roles import Role
 from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
 from cms.site_settings import service as site_settings
-from cms.site_settings.values import NavLink
+from cms.site_settings.values import NavLink, defaults_from
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
 from cms.users.models import User
@@ -747,7 +747,8 @@ def site_show() -> None:
     """Print the site settings (the defaults until someone saves them)."""
     settings = _settings()
     with _opened(settings) as database:
-        stored = database.read(site_settings.site_settings)
+        defaults = defaults_from(settings)
+        stored = database.read(lambda connection: site_settings.site_settings(connection, defaults))
     typer.echo(f"name: {stored.name}")
     typer.echo(f"description: {stored.description}")
     logo = stored.logo
@@ -792,7 +793,9 @@ def site_set(
     settings = _settings()
     with _opened(settings) as database:
         changed = database.run(
-            site_settings.UpdateSiteSettings(changes=changes), actor=SYSTEM, origin=COMMAND_LINE
+            site_settings.UpdateSiteSettings(changes=changes, defaults=defaults_from(settings)),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
         )
     typer.echo(f"Changed: {', '.join(sorted(changed))}." if changed else "Nothing changed.")
 

@@ -27,8 +27,8 @@ CACHE_SECONDS = 5.0
 LOGO_RENDITION = "400"
 
 _lock = threading.Lock()
-# Database URL -> (monotonic time it is good until, what was read)
-_cache: dict[str, tuple[float, SiteSettingsValues]] = {}
+# Database URL -> (monotonic time it is good until, what was read: None for no row)
+_cache: dict[str, tuple[float, SiteSettingsValues | None]] = {}
 # Counts forget() calls: a read begun before one must not put back what it read.
 _generation = 0
 
@@ -39,8 +39,17 @@ def logo_url(sha256: str, mime: str) -> str:
     return rendition_url(sha256, f"{LOGO_RENDITION}.{extension}")
 
 
-def read_settings(connection: Connection) -> SiteSettingsValues:
-    """The stored settings with their logo, in one statement; the defaults without a row."""
+def read_settings(
+    connection: Connection, defaults: SiteSettingsValues = DEFAULTS
+) -> SiteSettingsValues:
+    """The stored settings with their logo, in one statement; ``defaults`` (see
+    :func:`~cms.site_settings.values.defaults_from`) while none were saved."""
+    stored = read_stored(connection)
+    return defaults if stored is None else stored
+
+
+def read_stored(connection: Connection) -> SiteSettingsValues | None:
+    """The stored settings with their logo, in one statement; ``None`` without a row."""
     row = (
         connection.execute(
             select(
@@ -63,7 +72,7 @@ def read_settings(connection: Connection) -> SiteSettingsValues:
         .first()
     )
     if row is None:
-        return DEFAULTS
+        return None
     logo = None
     if row["logo_id"] is not None:
         logo = Logo(
@@ -83,8 +92,17 @@ def read_settings(connection: Connection) -> SiteSettingsValues:
     )
 
 
-def cached_settings(connection: Connection) -> SiteSettingsValues:
+def cached_settings(
+    connection: Connection, defaults: SiteSettingsValues = DEFAULTS
+) -> SiteSettingsValues:
     """:func:`read_settings`, read at most once per :data:`CACHE_SECONDS` per database in
+    this process."""
+    stored = cached_stored(connection)
+    return defaults if stored is None else stored
+
+
+def cached_stored(connection: Connection) -> SiteSettingsValues | None:
+    """:func:`read_stored`, read at most once per :data:`CACHE_SECONDS` per database in
     this process."""
     key = connection.engine.url.render_as_string(hide_password=True)
     now = time.monotonic()
@@ -93,7 +111,7 @@ def cached_settings(connection: Connection) -> SiteSettingsValues:
         generation = _generation
     if held is not None and held[0] > now:
         return held[1]
-    values = read_settings(connection)
+    values = read_stored(connection)
     with _lock:
         if generation == _generation:
             _cache[key] = (now + CACHE_SECONDS, values)

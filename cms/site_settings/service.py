@@ -94,6 +94,9 @@ class UpdateSiteSettings(Action[frozenset[str]]):
 
     name: ClassVar[str] = "update"
     changes: SiteSettingsChanges
+    # What the site shows while nothing was saved (defaults_from(settings)): a first
+    # save of the form as shown then stores nothing either.
+    defaults: SiteSettingsValues = DEFAULTS
 
     @cached_property
     def _checked(self) -> SiteSettingsChanges:
@@ -109,7 +112,7 @@ class UpdateSiteSettings(Action[frozenset[str]]):
         changes = self._checked
         session = uow.session
         row = session.get(SiteSettings, SETTINGS_ID, with_for_update=True)
-        before = _stored(row)
+        before = _stored(row, self.defaults)
         after = dict(before)
         for field, value in changes.given().items():
             after[field] = value
@@ -144,13 +147,13 @@ class UpdateSiteSettings(Action[frozenset[str]]):
         return frozenset(differences)
 
 
-def _stored(row: SiteSettings | None) -> dict[str, Any]:
+def _stored(row: SiteSettings | None, defaults: SiteSettingsValues) -> dict[str, Any]:
     if row is None:
         return {
-            "name": DEFAULTS.name,
-            "description": DEFAULTS.description,
-            "logo_id": None,
-            "nav": DEFAULTS.nav,
+            "name": defaults.name,
+            "description": defaults.description,
+            "logo_id": defaults.logo_id,
+            "nav": defaults.nav,
         }
     return {
         "name": row.name,
@@ -174,6 +177,8 @@ def _usable_logo(uow: UnitOfWork, asset_id: int) -> None:
         )
 
 
-def site_settings(connection: Connection) -> SiteSettingsValues:
-    """The site settings as stored (the defaults until an admin saves them)."""
-    return reads.read_settings(connection)
+def site_settings(
+    connection: Connection, defaults: SiteSettingsValues = DEFAULTS
+) -> SiteSettingsValues:
+    """The site settings as stored (``defaults`` until an admin saves them)."""
+    return reads.read_settings(connection, defaults)

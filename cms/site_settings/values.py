@@ -6,8 +6,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-# What a site is called before an admin names it.
+from cms.config import Settings
+
+# What a site is called and says of itself before an admin sets it: CMS_SITE_NAME and
+# CMS_SITE_DESCRIPTION say otherwise (these are their defaults).
 DEFAULT_NAME = "CMS"
+DEFAULT_DESCRIPTION = "The newest articles"
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,10 @@ class NavLink:
 
     def __str__(self) -> str:
         return f"{self.label} ({self.url})"
+
+
+# The links of a site whose settings were never saved.
+DEFAULT_NAV = (NavLink(label="Home", url="/"), NavLink(label="Search", url="/search"))
 
 
 @dataclass(frozen=True)
@@ -37,9 +45,9 @@ class SiteSettingsValues:
     """The settings as readers see them (the defaults while none were saved)."""
 
     name: str = DEFAULT_NAME
-    description: str = ""
+    description: str = DEFAULT_DESCRIPTION
     logo: Logo | None = None
-    nav: tuple[NavLink, ...] = ()
+    nav: tuple[NavLink, ...] = DEFAULT_NAV
     updated_at: datetime | None = None
     updated_by_id: int | None = None
 
@@ -49,6 +57,12 @@ class SiteSettingsValues:
 
 
 DEFAULTS = SiteSettingsValues()
+
+
+def defaults_from(settings: Settings) -> SiteSettingsValues:
+    """What the site shows until an admin saves its settings: ``CMS_SITE_NAME``,
+    ``CMS_SITE_DESCRIPTION``, the links to the home and search pages, no logo."""
+    return SiteSettingsValues(name=settings.site_name, description=settings.site_description)
 
 
 def nav_to_json(nav: tuple[NavLink, ...]) -> str:

@@ -67,10 +67,11 @@ def test_an_admin_sets_name_description_logo_and_links_with_the_form_shown(
     logo = make_asset(alt="The Ledger's mark")
     form = shown(admin)
     assert form.values()["name"] == DEFAULTS.name
-    # Ten link rows, all empty, and the choice of every image (none chosen).
+    # Ten link rows, the default links first, and the choice of every image (none chosen).
     assert [name for name, _ in form.fields if name.endswith("-label")] == [
         f"nav-{n}-label" for n in range(MAX_NAV_LINKS)
     ]
+    assert [form.values()[f"nav-{n}-label"] for n in range(3)] == ["Home", "Search", ""]
     assert form.options["logo"] == ["", str(logo.id)]
     assert ("logo", "") in form.fields
 
@@ -84,6 +85,8 @@ def test_an_admin_sets_name_description_logo_and_links_with_the_form_shown(
             **{
                 "nav-0-label": "About",
                 "nav-0-url": "/about",
+                "nav-1-label": "",
+                "nav-1-url": "",
                 "nav-2-label": "Shop",
                 "nav-2-url": "https://shop.example.com/",
             },

@@ -40,7 +40,8 @@ def audit_entries(database: Database) -> list[AuditEntry]:
 
 def test_a_site_without_saved_settings_reads_the_defaults(database: Database) -> None:
     assert stored(database) == DEFAULTS
-    assert DEFAULTS.name and DEFAULTS.nav == () and DEFAULTS.logo is None
+    assert DEFAULTS.name and DEFAULTS.logo is None
+    assert DEFAULTS.nav == (NavLink("Home", "/"), NavLink("Search", "/search"))
 
 
 def test_an_admin_saves_every_setting_and_the_trail_says_before_and_after(
@@ -73,9 +74,12 @@ def test_an_admin_saves_every_setting_and_the_trail_says_before_and_after(
     assert entry.object_repr == "The Ledger"
     assert json.loads(entry.changes) == {
         "name": [DEFAULTS.name, "The Ledger"],
-        "description": ["", "News from the valley."],
+        "description": [DEFAULTS.description, "News from the valley."],
         "logo_id": [None, logo.id],
-        "nav": [[], ["About (/about)", "Shop (https://shop.example.com/)"]],
+        "nav": [
+            ["Home (/)", "Search (/search)"],
+            ["About (/about)", "Shop (https://shop.example.com/)"],
+        ],
     }
 
     update(database, admin, nav=(NavLink("Shop", "https://shop.example.com/"),))
@@ -93,7 +97,13 @@ def test_saving_what_is_stored_writes_nothing(database: Database, make_user: Use
     update(database, admin, name="Kept", nav=(NavLink("About", "/about"),))
     before = stored(database)
     assert (
-        update(database, admin, name="Kept ", description="", nav=(NavLink("About", "/about"),))
+        update(
+            database,
+            admin,
+            name="Kept ",
+            description=DEFAULTS.description + "\n",
+            nav=(NavLink("About", "/about "),),
+        )
         == frozenset()
     )
     assert stored(database) == before
@@ -101,7 +111,16 @@ def test_saving_what_is_stored_writes_nothing(database: Database, make_user: Use
 
 
 def test_the_defaults_saved_as_they_are_write_no_row(database: Database) -> None:
-    assert update(database, name=DEFAULTS.name, description="", logo_id=None, nav=()) == frozenset()
+    assert (
+        update(
+            database,
+            name=DEFAULTS.name,
+            description=DEFAULTS.description,
+            logo_id=None,
+            nav=DEFAULTS.nav,
+        )
+        == frozenset()
+    )
     assert audit_entries(database) == []
     with database.sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
