@@ -265,6 +265,8 @@ def _article_permission(user: User | None, action: str, article: Any | None) -> 
         return permissions.can_create_article(user)
     if action == Action.CREATE:
         return permissions.can_create_article(user)
+    if action == "share_preview":
+        return article is not None and permissions.can_share_preview(user, article)
     if action in (Action.EDIT, Action.DELETE, "publish", "unpublish"):
         if article is None:  # "to some article": the buttons that lead to the rows
             return permissions.can_create_article(user)

@@ -23,6 +23,7 @@ from admin.integrations import IntegrationPages
 from admin.links import render_with_paths
 from admin.media import MediaPages
 from admin.pages import Pages
+from admin.previews import PreviewPages
 from admin.site_settings import SiteSettingsPages
 from admin.tags import TagAdmin, TagSuggestions
 from admin.trash import TrashAdmin
@@ -121,6 +122,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     trail = AuditPages(pages)
     tags = TagSuggestions(pages)
     integrations = IntegrationPages(pages)
+    previews = PreviewPages(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
@@ -132,6 +134,19 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
             editorial.restore,
             methods=["POST"],
             name="restore",
+        ),
+        Route("/article/{pk}/previews", previews.links, methods=["GET"], name="preview-links"),
+        Route(
+            "/article/{pk}/previews",
+            previews.share,
+            methods=["POST"],
+            name="preview-link-share",
+        ),
+        Route(
+            "/article/{pk}/previews/{link_id}/revoke",
+            previews.revoke,
+            methods=["POST"],
+            name="preview-link-revoke",
         ),
         Route("/audit-entry/{pk}/diff", trail.body_diff, methods=["GET"], name="audit-diff"),
         Mount("/cms-statics", app=StaticFiles(directory=HERE / "statics"), name="cms-statics"),

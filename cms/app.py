@@ -33,6 +33,8 @@ from cms.media.router import build_router as build_media_router
 from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, RequestContextMiddleware
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
+from cms.previews.page import router as preview_page_router
+from cms.previews.router import router as previews_router
 from cms.site.identity import SiteIdentity
 from cms.site.router import router as site_router
 from cms.site.theme import Theme
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(articles_router)
+    app.include_router(previews_router)
     app.include_router(tags_router)
     app.include_router(trash_router)
     app.include_router(webhooks_router)
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_media_router(settings.media_max_upload_bytes))
     app.include_router(metrics.router)
     app.include_router(site_router)
+    app.include_router(preview_page_router)
     _add_icon(app)
     install_exact_openapi(app)
     install_api_docs(app)

@@ -154,6 +154,7 @@ def scope_for(work: Any) -> Scope | None:
     module = getattr(type(work), "__module__", "")
     for prefix, scope in (
         ("cms.articles.", Scope.ARTICLES_WRITE),
+        ("cms.previews.", Scope.ARTICLES_WRITE),
         ("cms.media.", Scope.MEDIA_WRITE),
         ("cms.webhooks.", Scope.WEBHOOKS_MANAGE),
     ):

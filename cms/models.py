@@ -14,6 +14,7 @@ from cms.audit.models import AuditEntry
 from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
 from cms.media.models import MediaAsset
+from cms.previews.models import PreviewLink
 from cms.roles import Role
 from cms.site_settings.models import SiteSettings
 from cms.users.models import User
@@ -29,6 +30,7 @@ __all__ = [
     "Base",
     "MediaAsset",
     "OutboxEvent",
+    "PreviewLink",
     "RateLimit",
     "Role",
     "SiteSettings",

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, exists, false, or_, true
 
 from cms.actors import Actor
 from cms.articles.models import Article, TrashedArticle
 from cms.media.models import MediaAsset
+from cms.previews.models import PreviewLink
 from cms.roles import Role
 from cms.users.models import User
 
@@ -77,6 +78,29 @@ def editable_articles(user: Actor | None) -> ColumnElement[bool]:
     if user is not None and user.is_active:
         return Article.author_id == user.id
     return false()
+
+
+def can_share_preview(user: Actor | None, article: Article) -> bool:
+    """Share, list and revoke an article's preview links: whoever may edit it (the
+    author, or staff)."""
+    return can_edit_article(user, article)
+
+
+def previewable_articles(
+    link_id: int | ColumnElement[int],
+    secret_digest: str | ColumnElement[str],
+    moment: datetime | ColumnElement[datetime],
+) -> ColumnElement[bool]:
+    """Rows a preview token opens to anyone holding it: the one article its link
+    belongs to, while the link is neither revoked nor expired. (The token's signature
+    was checked before: a forged one never reaches SQL.)"""
+    return exists().where(
+        PreviewLink.id == link_id,
+        PreviewLink.article_id == Article.id,
+        PreviewLink.secret_hash == secret_digest,
+        PreviewLink.revoked_at.is_(None),
+        PreviewLink.expires_at > moment,
+    )
 
 
 def can_choose_author(user: Actor | None) -> bool:

@@ -199,3 +199,64 @@ def test_tag_counts_are_counted_from_a_populated_database(
         assert migrations.schema_problem(database.engine) is None
     finally:
         database.dispose()
+
+
+PREVIEW_LINKS = "4b7d2e8f0a12"
+
+
+def test_preview_links_come_and_go_on_a_populated_database(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """The table arrives beside existing articles, holds links that die with their
+    article, and leaves again with every other row kept."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, f"{PREVIEW_LINKS}-1")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                    "session_version, created_at, updated_at) VALUES (1, 'a@example.com', "
+                    "'A', 'author', 1, 'x', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+            for number in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO articles (id, title, slug, body, body_html, status, "
+                        "published_at, created_at, updated_at, author_id, version) VALUES "
+                        "(:id, :title, :title, '', '', 'draft', NULL, "
+                        "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 1)"
+                    ),
+                    {"id": number, "title": f"draft-{number}"},
+                )
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+        with database.engine.begin() as connection:
+            for link, article in ((1, 1), (2, 2)):
+                connection.execute(
+                    text(
+                        "INSERT INTO preview_links (id, article_id, secret_hash, created_by_id, "
+                        "created_by_name, created_at, expires_at) VALUES (:id, :article, "
+                        ":hash, 1, 'A', '2026-01-01 00:00:00', '2026-01-08 00:00:00')"
+                    ),
+                    {"id": link, "article": article, "hash": "0" * 64},
+                )
+        with database.engine.begin() as connection:
+            connection.execute(text("DELETE FROM articles WHERE id = 2"))
+        with database.engine.connect() as connection:
+            kept = connection.execute(text("SELECT id, article_id FROM preview_links")).all()
+        assert [tuple(row) for row in kept] == [(1, 1)]  # the deleted article's link went
+
+        migrations.downgrade(url, f"{PREVIEW_LINKS}-1")
+        assert "preview_links" not in inspect(database.engine).get_table_names()
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT slug FROM articles")).scalars().all() == [
+                "draft-1"
+            ]
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+        migrations.check(url)
+    finally:
+        database.dispose()

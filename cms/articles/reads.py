@@ -38,6 +38,7 @@ from cms.articles.search import by_relevance, matches_search
 from cms.errors import InvalidInput, NotAuthenticated, NotFound, SlugMoved
 from cms.media.models import MediaAsset
 from cms.media.projection import cover_columns
+from cms.previews.tokens import PresentedPreview
 from cms.site.urls import SiteAddresses
 from cms.users.models import User, display_name
 
@@ -136,24 +137,34 @@ def read_article(
     article_id: int | None = None,
     slug: str | None = None,
     if_none_match: str | None = None,
+    preview: PresentedPreview | None = None,
     addresses: SiteAddresses,
 ) -> ArticleRead:
     """One article the viewer may see, by id or slug: one statement (when the caller sent
-    ``If-None-Match``, a narrow one first, which answers 304 without reading the body)."""
+    ``If-None-Match``, a narrow one first, which answers 304 without reading the body).
+
+    With a ``preview`` token the token alone decides: the article it opens, draft or
+    not, if that is the one asked for; anything else is not found."""
     dialect = connection.dialect.name
     by_slug = article_id is None
-    params = {"now": now, "key": slug if by_slug else article_id}
+    params: dict[str, Any] = {"now": now, "key": slug if by_slug else article_id}
+    if preview is not None:
+        params.update(link=preview.link_id, digest=preview.secret_digest)
+
+    def statement(narrow: bool) -> Select[Any]:
+        if preview is not None:
+            return _preview_single_read(dialect, by_slug=by_slug, narrow=narrow)
+        return _single_read(dialect, viewer, by_slug=by_slug, narrow=narrow)
+
     if if_none_match is not None:
-        statement = _single_read(dialect, viewer, by_slug=by_slug, narrow=True)
-        narrow = connection.execute(statement, params).first()
+        narrow = connection.execute(statement(True), params).first()
         if narrow is not None:
             current = row_etag(narrow._mapping)
             if matches(if_none_match, current):
                 return ArticleRead(current, None, public=_is_public(narrow._mapping, now))
-    statement = _single_read(dialect, viewer, by_slug=by_slug, narrow=False)
-    row = connection.execute(statement, params).first()
+    row = connection.execute(statement(False), params).first()
     if row is None:
-        if slug is not None:
+        if slug is not None and preview is None:
             _redirect_from_old_slug(connection, viewer, slug, now)
         raise NotFound(ARTICLE_NOT_FOUND)
     mapping = row._mapping
@@ -180,14 +191,23 @@ def _shared_single_read(dialect: str, *, staff: bool, by_slug: bool, narrow: boo
     return _build_single_read(dialect, SYSTEM if staff else None, by_slug=by_slug, narrow=narrow)
 
 
+@functools.cache
+def _preview_single_read(dialect: str, *, by_slug: bool, narrow: bool) -> Select[Any]:
+    """A single read through a preview token (parameters ``link`` and ``digest`` too)."""
+    return _build_single_read(dialect, None, by_slug=by_slug, narrow=narrow, preview=True)
+
+
 def _build_single_read(
-    dialect: str, viewer: Actor | None, *, by_slug: bool, narrow: bool
+    dialect: str, viewer: Actor | None, *, by_slug: bool, narrow: bool, preview: bool = False
 ) -> Select[Any]:
     key: BindParameter[Any] = bindparam("key")
-    where = [
-        permissions.visible_articles(viewer, bindparam("now", type_=Article.published_at.type)),
-        Article.slug == key if by_slug else Article.id == key,
-    ]
+    now = bindparam("now", type_=Article.published_at.type)
+    visible = (
+        permissions.previewable_articles(bindparam("link"), bindparam("digest"), now)
+        if preview
+        else permissions.visible_articles(viewer, now)
+    )
+    where = [visible, Article.slug == key if by_slug else Article.id == key]
     joined = Article.__table__.join(User.__table__, User.id == Article.author_id).outerjoin(
         MediaAsset.__table__, MediaAsset.id == Article.cover_image_id
     )

@@ -41,6 +41,7 @@ from cms.deps import (
 from cms.errors import NotFound
 from cms.fields import TAG_MAX_LENGTH
 from cms.openapi import DESCRIPTIONS, answers
+from cms.previews import tokens as preview_tokens
 from cms.schemas import MAX_ID, ObjectId, Skip
 from cms.site.urls import SiteAddresses
 
@@ -70,6 +71,32 @@ IfMatch = Annotated[
         "nothing changes"
     ),
 ]
+
+
+PreviewQuery = Annotated[
+    str | None,
+    Query(
+        alias="preview",
+        max_length=200,
+        description="A preview link's token: opens that article (even a draft) to anyone "
+        "holding it, until it expires or is revoked",
+    ),
+]
+PreviewHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Preview-Token",
+        max_length=200,
+        description="The same as `preview`, kept out of the address",
+    ),
+]
+
+
+def _preview(query: str | None, header: str | None) -> str | None:
+    """The preview token sent, if any (both ways at once must agree)."""
+    if query is not None and header is not None and query != header:
+        raise NotFound(reads.ARTICLE_NOT_FOUND)
+    return query if query is not None else header
 
 
 def _with_etag(response: Response, article: Article, addresses: SiteAddresses) -> ArticlePublic:
@@ -174,12 +201,16 @@ async def read_article_by_slug(
     database: DatabaseDep,
     settings: SettingsDep,
     credentials: CredentialsDep,
+    preview: PreviewQuery = None,
+    x_preview_token: PreviewHeader = None,
 ) -> Response:
-    """The article at ``slug``; a slug it had before answers 301 to the current one."""
+    """The article at ``slug``; a slug it had before answers 301 to the current one.
+    With a preview token (``preview`` or ``X-Preview-Token``), the article it opens."""
     # MySQL ignores trailing spaces when comparing: a slug that cannot exist is not found.
     if not is_valid_slug(slug):
         raise NotFound(reads.ARTICLE_NOT_FOUND)
-    return await _read_one(request, database, settings, credentials, slug=slug)
+    token = _preview(preview, x_preview_token)
+    return await _read_one(request, database, settings, credentials, slug=slug, preview=token)
 
 
 @router.get("/articles/{article_id:int}", response_model=ArticlePublic, responses=READ_RESPONSES)
@@ -189,10 +220,16 @@ async def read_article(
     database: DatabaseDep,
     settings: SettingsDep,
     credentials: CredentialsDep,
+    preview: PreviewQuery = None,
+    x_preview_token: PreviewHeader = None,
 ) -> Response:
     """404 unless published or the caller may see the draft. ``If-None-Match`` with the
-    current ``ETag`` answers 304."""
-    return await _read_one(request, database, settings, credentials, article_id=article_id)
+    current ``ETag`` answers 304. With a preview token (``preview`` or
+    ``X-Preview-Token``), the article if the token opens this one, else 404."""
+    token = _preview(preview, x_preview_token)
+    return await _read_one(
+        request, database, settings, credentials, article_id=article_id, preview=token
+    )
 
 
 async def _read_one(
@@ -203,9 +240,16 @@ async def _read_one(
     *,
     article_id: int | None = None,
     slug: str | None = None,
+    preview: str | None = None,
 ) -> Response:
     now = utcnow()
     if_none_match = request.headers.get("if-none-match")
+    presented = None
+    if preview is not None:
+        # A malformed or forged token is refused before any query, like an unknown id.
+        presented = preview_tokens.parse(settings.secret, preview)
+        if presented is None:
+            raise NotFound(reads.ARTICLE_NOT_FOUND)
     addresses: SiteAddresses = request.app.state.site_addresses
 
     def read(connection: Connection) -> reads.ArticleRead:
@@ -217,16 +261,20 @@ async def _read_one(
             article_id=article_id,
             slug=slug,
             if_none_match=if_none_match,
+            preview=presented,
             addresses=addresses,
         )
 
     found = await run_in_threadpool(database.read, read)
-    headers = {"ETag": found.etag, "Vary": "Authorization"}
-    # Anything a token unlocked stays between the caller and the server.
-    anonymous_public = credentials is None and found.public
+    headers = {"ETag": found.etag, "Vary": "Authorization, X-Preview-Token"}
+    # Anything a token unlocked stays between the caller and the server; a preview is
+    # never kept by a shared cache, nor indexed.
+    anonymous_public = credentials is None and presented is None and found.public
     headers["Cache-Control"] = (
         f"public, max-age={settings.cache_max_age}" if anonymous_public else PRIVATE
     )
+    if presented is not None:
+        headers["X-Robots-Tag"] = "noindex"
     if found.article is None:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return _json(found.article, headers)

@@ -209,6 +209,9 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("history", "GET"): refused,
     ("compare", "GET"): refused,
     ("restore", "POST"): refused_write,
+    ("preview-links", "GET"): refused,
+    ("preview-link-share", "POST"): refused_write,
+    ("preview-link-revoke", "POST"): refused_write,
     ("cms-statics", "GET"): harmless,
     ("statics", "GET"): harmless,
     ("login", "GET"): harmless,
@@ -319,6 +322,7 @@ def probes(
             endpoint_id=pk,
             key_id=pk,
             delivery_id=pk,
+            link_id=pk,
         )
         if name in ("cms-statics", "statics"):
             file = "cms.css" if name == "cms-statics" else "css/main.css"
