@@ -1,26 +1,30 @@
 """The readers' site in a real headless Chromium (Debian's ``chromium``) with JavaScript
 switched off: a reader goes from the home page to an article, to one of its tags, to its
-author, and a draft's address is the 404 page. The pages carry the saved site settings."""
+author, and a draft's address is the 404 page; a preview link its author shares from the
+back office opens the draft in a signed-out browser, marked noindex. The pages carry the
+saved site settings."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import select
 
 from cms.actors import SYSTEM
 from cms.articles import actions
 from cms.articles.changes import ArticleDraft
-from cms.articles.models import ArticleStatus
+from cms.articles.models import Article, ArticleStatus
 from cms.db import Database, utcnow
 from cms.roles import Role
 from cms.site_settings.service import SiteSettingsChanges, UpdateSiteSettings
 from cms.site_settings.values import NavLink
 from cms.users.models import User
-from tests.admin.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.admin.test_browser import CHROMIUM, CHROMIUM_ARGS, sign_in
 from tests.conftest import LiveServer, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -147,3 +151,50 @@ def test_a_drafts_address_is_the_not_found_page(reader: Page, blog: dict[str, Us
     reader.get_by_role("link", name="Go to the newest articles").click()
     reader.wait_for_url("**/")
     expect(reader.locator("ol.posts h2")).to_have_count(3)
+
+
+def test_a_preview_link_the_author_shares_opens_the_draft_signed_out_and_unindexed(
+    chromium: Browser, live_server: LiveServer, database: Database, blog: dict[str, User]
+) -> None:
+    with database.sessionmaker() as session:
+        draft_id = session.scalar(select(Article.id).where(Article.slug == "secret-plans"))
+    assert draft_id is not None
+
+    # The author, signed in to the back office in a browser of their own.
+    author_context = chromium.new_context(base_url=live_server.url)
+    try:
+        author = author_context.new_page()
+        author.set_default_timeout(15_000)
+        sign_in(author, blog["wren"].email)
+        author.goto(f"/admin/article/edit/{draft_id}")
+        author.get_by_role("link", name="Share preview").click()
+        author.wait_for_url(f"**/admin/article/{draft_id}/previews")
+        author.locator("form").filter(has=author.locator("select#expires_in")).get_by_role(
+            "button", name="Share preview"
+        ).click()
+        link = author.locator("pre.cms-shown-once code").inner_text().strip()
+    finally:
+        author_context.close()
+    assert "/preview/" in link
+
+    # Anyone holding the link, in a fresh browser: not signed in, no script.
+    stranger_context = reader_context(chromium, live_server)
+    try:
+        stranger = stranger_context.new_page()
+        stranger.set_default_timeout(15_000)
+        response = stranger.goto(link if link.startswith("http") else live_server.url + link)
+        assert response is not None and response.status == 200
+        assert "noindex" in response.headers.get("x-robots-tag", "")
+        cache_control = response.headers.get("cache-control", "")
+        assert "private" in cache_control and "no-store" in cache_control
+        expect(stranger.locator('meta[name="robots"]')).to_have_attribute(
+            "content", re.compile("noindex")
+        )
+        expect(stranger.get_by_role("heading", level=1)).to_have_text("Secret plans")
+        expect(stranger.locator(".body")).to_contain_text("Not for readers yet.")
+        expect(stranger.get_by_role("note")).to_contain_text("Preview")
+        expect(stranger.locator(".site-name")).to_have_text("The Valley Ledger")
+        # The link shows the draft; the draft's own address still does not.
+        assert stranger.goto("/posts/secret-plans").status == 404  # type: ignore[union-attr]
+    finally:
+        stranger_context.close()
