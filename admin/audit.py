@@ -39,7 +39,13 @@ ARROW = "→"
 NOTHING = "—"
 # Fields whose values a revision keeps in full; the trail says only that they changed.
 REVISED_TEXT = frozenset({"body"})
-FIELD_NAMES = {"author_id": "author", "is_active": "active", "published_at": "published at"}
+FIELD_NAMES = {
+    "author_id": "author",
+    "is_active": "active",
+    "published_at": "published at",
+    "logo_id": "logo (image number)",
+    "nav": "navigation links",
+}
 
 
 def exact_time(moment: datetime) -> str:
@@ -138,6 +144,8 @@ def object_cell(entry: AuditEntry, _name: str, request: Request) -> Markup:
         return escape(text) + Markup(' <span class="text-secondary">(deleted)</span>')
     if entry.object_type == "user":
         return _user(request, object_id, text)
+    if entry.object_type == "site_settings":
+        return _link(_path(request, "admin:site-settings"), f"Site settings ({text})")
     return escape(text)
 
 

@@ -24,6 +24,7 @@ from admin.links import render_with_paths
 from admin.media import MediaPages
 from admin.pages import Pages
 from admin.previews import PreviewPages
+from admin.site_settings import SiteSettingsPages
 from admin.tags import TagAdmin, TagSuggestions
 from admin.trash import TrashAdmin
 from admin.views import AdminError, ArticleAdmin, UserAdmin
@@ -75,6 +76,7 @@ def install_back_office(app: FastAPI) -> Admin:
     app.state.back_office = admin
     media = MediaPages(pages, database, app.state.media)
     admin.admin.router.routes[0:0] = media.routes()
+    admin.admin.router.routes[0:0] = SiteSettingsPages(pages, database).routes()
     _template_helpers(admin)
     answer_errors(admin, auth)
     render_with_paths(admin)

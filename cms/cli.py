@@ -28,12 +28,15 @@ from cms.apikeys import service as apikeys
 from cms.articles import rerender
 from cms.articles.models import Article
 from cms.articles.rendering import RENDERER_VERSION
+from cms.changes import UNSET, Unset
 from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
 from cms.roles import Role
 from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
+from cms.site_settings import service as site_settings
+from cms.site_settings.values import NavLink, defaults_from
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
 from cms.users.models import User
@@ -731,6 +734,70 @@ def apikey_rotate(
         )
     typer.echo(f"Rotated API key {key_id}; the old secret works for {grace} s more:")
     typer.echo(made.key)
+
+
+site_app = typer.Typer(
+    help="The site's name, description, logo and navigation links.", no_args_is_help=True
+)
+app.add_typer(site_app, name="site")
+
+
+@site_app.command("show")
+def site_show() -> None:
+    """Print the site settings (the defaults until someone saves them)."""
+    settings = _settings()
+    with _opened(settings) as database:
+        defaults = defaults_from(settings)
+        stored = database.read(lambda connection: site_settings.site_settings(connection, defaults))
+    typer.echo(f"name: {stored.name}")
+    typer.echo(f"description: {stored.description}")
+    logo = stored.logo
+    typer.echo(f"logo: {f'image {logo.id} ({logo.url})' if logo is not None else 'none'}")
+    for number, link in enumerate(stored.nav, start=1):
+        typer.echo(f"link {number}: {link.label} -> {link.url}")
+    saved = stored.updated_at.isoformat() if stored.updated_at else "never"
+    typer.echo(f"saved: {saved}")
+
+
+@site_app.command("set")
+def site_set(
+    name: Annotated[str | None, typer.Option(help="The site's name")] = None,
+    description: Annotated[str | None, typer.Option(help="One or two sentences")] = None,
+    logo: Annotated[
+        int | None, typer.Option(min=0, help="A media library image's id; 0 for no logo")
+    ] = None,
+    link: Annotated[
+        list[str] | None,
+        typer.Option(help="LABEL=ADDRESS, repeated in order; replaces every link"),
+    ] = None,
+    no_links: Annotated[bool, typer.Option(help="Remove every navigation link")] = False,
+) -> None:
+    """Change the site settings (audited, as the command line); what is not given stays."""
+    nav: tuple[NavLink, ...] | Unset = UNSET
+    if no_links:
+        nav = ()
+    elif link:
+        pairs = [entry.partition("=") for entry in link]
+        missing = next(
+            (entry for entry, (_l, sep, _u) in zip(link, pairs, strict=True) if not sep), None
+        )
+        if missing is not None:
+            raise _fail(f"--link {missing!r}: give it as LABEL=ADDRESS, e.g. About=/about", 2)
+        nav = tuple(NavLink(label=label, url=url) for label, _sep, url in pairs)
+    changes = site_settings.SiteSettingsChanges(
+        name=UNSET if name is None else name,
+        description=UNSET if description is None else description,
+        logo_id=UNSET if logo is None else (logo or None),
+        nav=nav,
+    )
+    settings = _settings()
+    with _opened(settings) as database:
+        changed = database.run(
+            site_settings.UpdateSiteSettings(changes=changes, defaults=defaults_from(settings)),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(f"Changed: {', '.join(sorted(changed))}." if changed else "Nothing changed.")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from cms.db import Base
 from cms.media.models import MediaAsset
 from cms.previews.models import PreviewLink
 from cms.roles import Role
+from cms.site_settings.models import SiteSettings
 from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -32,6 +33,7 @@ __all__ = [
     "PreviewLink",
     "RateLimit",
     "Role",
+    "SiteSettings",
     "StaffSession",
     "Tag",
     "TrashedArticle",

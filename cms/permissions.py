@@ -212,6 +212,14 @@ def can_manage_webhooks(user: Actor | None) -> bool:
     return is_admin(user)
 
 
+# The site's own settings (name, description, logo, navigation)
+
+
+def can_manage_site_settings(user: Actor | None) -> bool:
+    """Change what every page of the site shows: admins only."""
+    return is_admin(user)
+
+
 # Media
 
 

@@ -31,6 +31,7 @@ from cms.config import Settings
 from cms.db import Base, Database
 from cms.demo import first_revisions
 from cms.roles import Role
+from cms.site_settings import reads as site_settings_reads
 from cms.users.models import User
 
 BACKEND = os.environ.get("CMS_TEST_BACKEND", "sqlite")
@@ -227,6 +228,8 @@ def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     with database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+    # What this process cached of the rows just deleted (the site settings) goes too.
+    site_settings_reads.forget()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ it and when, when it expires and whether it was revoked; deleted with its articl
 table only: existing rows are untouched both ways.
 
 Revision ID: 4b7d2e8f0a12
-Revises: 18f606c039de
+Revises: 3f1a6c2d9e01
 Create Date: 2026-12-08 03:08:07.299693
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import cms.db
 
 revision: str = "4b7d2e8f0a12"
-down_revision: str | Sequence[str] | None = "18f606c039de"
+down_revision: str | Sequence[str] | None = "3f1a6c2d9e01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -243,6 +243,9 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("apikey_create", "POST"): refused_write,
     ("apikey_revoke", "POST"): refused_write,
     ("apikey_rotate", "POST"): refused_write,
+    # The site's name, logo and navigation: admins' only.
+    ("site-settings", "GET"): refused,
+    ("site-settings", "POST"): refused_write,
     ("details", "GET"): ALL_REFUSED,
     ("delete", "DELETE"): WRITES_REFUSED,
     ("create", "GET"): {**ALL_REFUSED, "article": form_without_author},
