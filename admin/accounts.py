@@ -129,6 +129,9 @@ class AccountPages:
         )
         try:
             await self._run(request, action)
+        except accounts.LinkInvalid as exc:
+            context["error"] = exc.message
+            return await self._render(request, template, context, 400)
         except InvalidInput as exc:
             context["field_error"] = exc.message
             return await self._render(request, template, context, 400)
@@ -244,6 +247,8 @@ class AccountPages:
         )
         try:
             user = await self._run(request, action)
+        except accounts.LinkInvalid as exc:
+            return await self._render(request, template, {"error": exc.message}, 400)
         except InvalidInput as exc:
             context["errors"] = {exc.field: exc.message}
             return await self._render(request, template, context, 400)
