@@ -175,3 +175,27 @@ def test_a_new_email_is_confirmed_from_the_link_and_the_old_address_is_told(
     with database.reading() as session:
         assert session.get(User, user.id).email == "new@example.com"  # type: ignore[union-attr]
     assert {"email_change_requested", "email_change_confirmed"} <= set(audit_actions(database))
+
+
+def test_a_reset_signs_out_every_back_office_session_of_the_account(
+    browser: httpx.Client,
+    make_user: UserFactory,
+    smtp: SmtpServer,
+    mail_worker: MailWorker,
+) -> None:
+    user = make_user()
+    signed_in(browser, user)
+    assert browser.get("/admin/account").status_code == 200
+    with httpx.Client(base_url=browser.base_url, timeout=30) as other:
+        form = form_on(other.get("/admin/password-reset"), "/admin/password-reset")
+        post_form(other, form.action, form.with_changes(email=user.email))
+        deliver(mail_worker)
+        page = other.get(link_in(smtp.inbox.to(user.email)[0]))
+        form = form_on(page, "/admin/password-reset/confirm")
+        done = post_form(
+            other, form.action, form.with_changes(password=CHOSEN, password_again=CHOSEN)
+        )
+        assert done.status_code == 200 and "Your password is changed" in done.text
+    signed_out = browser.get("/admin/account")
+    assert signed_out.status_code == 302 and "/admin/login" in signed_out.headers["location"]
+    assert admin_login(browser, user.email, CHOSEN).status_code == 302
