@@ -417,12 +417,13 @@ class ConfirmEmailChange(Action[User]):
         if get_user_by_email(session, link.email) is not None:
             raise Conflict(f"{link.email} has an account of its own now; nothing was changed")
         before = user.email
-        user.email = link.email
-        link.used_at = utcnow()
         try:
-            session.flush()
+            # A savepoint: an address registered a moment ago is a 409, not a dead transaction.
+            with session.begin_nested():
+                user.email = link.email
         except IntegrityError as exc:
             raise Conflict(EMAIL_TAKEN) from exc
+        link.used_at = utcnow()
         audit.record(
             uow,
             action=self.name,

@@ -5,6 +5,7 @@ import email
 import email.policy
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 
 from cms.config import Settings, SmtpServer
-from cms.db import Database
+from cms.db import Database, utcnow
 from cms.mail import queue
 from cms.mail.models import MailStatus, QueuedMail
 from cms.mail.transport import (
@@ -227,3 +228,23 @@ def test_a_notice_that_rolls_back_is_never_sent(database: Database, database_url
 def _clear(database: Database) -> None:
     with database.transaction() as session:
         session.execute(delete(QueuedMail))
+
+
+def test_finished_mail_is_pruned_after_the_retention_and_pending_mail_never(
+    database: Database, database_url: str
+) -> None:
+    settings = make_settings(database_url)
+    _notice(database)
+    MailWorker(database, settings, transport=Flaky(failures=0)).run_once()
+    _notice(database)  # still pending
+    worker = MailWorker(database, settings, transport=Flaky(failures=0))
+    assert worker.prune() == 0
+    later = MailWorker(
+        database,
+        settings,
+        transport=Flaky(failures=0),
+        clock=lambda: utcnow() + timedelta(days=31),
+    )
+    assert later.prune() == 1
+    with database.reading() as session:
+        assert session.scalars(select(QueuedMail.status)).all() == [MailStatus.PENDING]
