@@ -3,9 +3,11 @@ server on loopback, and the development folder), and the worker's retries."""
 
 import email
 import email.policy
+import ipaddress
 import logging
+import ssl
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 
@@ -248,3 +254,69 @@ def test_finished_mail_is_pruned_after_the_retention_and_pending_mail_never(
     assert later.prune() == 1
     with database.reading() as session:
         assert session.scalars(select(QueuedMail.status)).all() == [MailStatus.PENDING]
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+@pytest.mark.parametrize("implicit", [True, False], ids=["smtps", "starttls"])
+def test_mail_goes_over_tls_to_a_trusted_server_and_not_to_an_untrusted_one(
+    implicit: bool, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, port = Inbox(), free_port()
+    tls: dict[str, Any] = (
+        {"ssl_context": _server_context(certificate)}
+        if implicit
+        else {"tls_context": _server_context(certificate), "require_starttls": True}
+    )
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **tls)
+    controller.start()
+    try:
+        url = f"smtps://127.0.0.1:{port}" if implicit else f"smtp://127.0.0.1:{port}"
+        transport = SmtpTransport(SmtpServer.parse(url + "?timeout=5" if not implicit else url))
+        message = build_message(LETTER, to="ann@example.com", sender="s@example.com", site="X")
+        # The system's certificate store does not know this server: nothing is sent.
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate[1].parent / "nothing.pem"))
+        with pytest.raises(MailFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
+            transport.send(message)
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+        transport.send(message)
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in inbox.messages] == ["Hello"]
