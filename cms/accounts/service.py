@@ -361,7 +361,11 @@ class RequestEmailChange(Action[AccountLink]):
 
     def __call__(self, uow: UnitOfWork) -> AccountLink:
         actor = uow.actor
-        user = uow.session.get(User, actor.id if actor is not None else None, with_for_update=True)
+        user = (
+            uow.session.get(User, actor.id, with_for_update=True)
+            if actor is not None and actor.id is not None
+            else None
+        )
         if user is None or not permissions.can_change_own_email(actor, user):
             raise PermissionDenied("Sign in to change your email address")
         new = validated(Email, "new_email", self.new_email)
