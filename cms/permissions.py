@@ -211,3 +211,16 @@ def visible_media(user: Actor | None) -> ColumnElement[bool]:
     if user is not None and user.is_active and user.id is not None:
         return MediaAsset.uploaded_by_id == user.id
     return false()
+
+
+# Accounts managed by email
+
+
+def can_invite(user: Actor | None) -> bool:
+    """Invite someone by email with a role, list and revoke pending invitations: admins."""
+    return is_admin(user)
+
+
+def can_change_own_email(user: Actor | None, target: User) -> bool:
+    """Anyone may ask to change their own address; it changes once the new one confirms."""
+    return _is_self(user, target)
