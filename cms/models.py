@@ -15,6 +15,7 @@ from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
 from cms.media.models import MediaAsset
 from cms.roles import Role
+from cms.twofactor.models import RecoveryCode, TwoFactorCredential, TwoFactorPolicy
 from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -29,10 +30,13 @@ __all__ = [
     "MediaAsset",
     "OutboxEvent",
     "RateLimit",
+    "RecoveryCode",
     "Role",
     "StaffSession",
     "Tag",
     "TrashedArticle",
+    "TwoFactorCredential",
+    "TwoFactorPolicy",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",
