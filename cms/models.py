@@ -1,5 +1,6 @@
 """Every model, imported so ``Base.metadata`` is complete (Alembic and the admin need it)."""
 
+from cms.accounts.models import AccountLink
 from cms.apikeys.models import ApiKey
 from cms.articles.models import (
     Article,
@@ -13,6 +14,7 @@ from cms.articles.models import (
 from cms.audit.models import AuditEntry
 from cms.auth.models import RateLimit, StaffSession
 from cms.db import Base
+from cms.mail.models import QueuedMail
 from cms.media.models import MediaAsset
 from cms.roles import Role
 from cms.twofactor.models import RecoveryCode, TwoFactorCredential, TwoFactorPolicy
@@ -20,6 +22,7 @@ from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AccountLink",
     "ApiKey",
     "Article",
     "ArticleRevision",
@@ -29,6 +32,7 @@ __all__ = [
     "Base",
     "MediaAsset",
     "OutboxEvent",
+    "QueuedMail",
     "RateLimit",
     "RecoveryCode",
     "Role",

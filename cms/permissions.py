@@ -229,3 +229,16 @@ def can_reset_two_factor(user: Actor | None, target: User) -> bool:
 
 def can_set_two_factor_policy(user: Actor | None) -> bool:
     return is_admin(user)
+
+
+# Accounts managed by email
+
+
+def can_invite(user: Actor | None) -> bool:
+    """Invite someone by email with a role, list and revoke pending invitations: admins."""
+    return is_admin(user)
+
+
+def can_change_own_email(user: Actor | None, target: User) -> bool:
+    """Anyone may ask to change their own address; it changes once the new one confirms."""
+    return _is_self(user, target)

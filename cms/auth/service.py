@@ -64,6 +64,16 @@ def signup_limits(settings: Settings, address: str | None) -> list[Limit]:
     return [Limit("signup-client", client_key(address), settings.signup_max_per_client, window)]
 
 
+def password_reset_limits(settings: Settings, email: str, address: str | None) -> list[Limit]:
+    """The limits on asking for a password reset: per address asked for (whether or not
+    it has an account, so the answer reveals nothing) and per client."""
+    window = timedelta(seconds=settings.password_reset_window_seconds)
+    return [
+        Limit("reset-address", login_key(email), settings.password_reset_max_per_address, window),
+        Limit("reset-client", client_key(address), settings.password_reset_max_per_client, window),
+    ]
+
+
 def password_check_limits(settings: Settings, user_id: int, address: str | None) -> list[Limit]:
     """The limit on "current password" checks (changing one's own password): a stolen
     token or an unattended browser must not become a way to guess the password."""

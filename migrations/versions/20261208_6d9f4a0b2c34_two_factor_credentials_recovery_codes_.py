@@ -6,7 +6,7 @@ one row saying who must use a second factor: nobody, as before this revision. No
 existing changes; downgrading drops the three tables (and with them every enrolment).
 
 Revision ID: 6d9f4a0b2c34
-Revises: 18f606c039de
+Revises: 5c8e3f9a1b23
 Create Date: 2026-12-08 03:08:56.126630
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import cms.db
 
 revision: str = "6d9f4a0b2c34"
-down_revision: str | Sequence[str] | None = "18f606c039de"
+down_revision: str | Sequence[str] | None = "5c8e3f9a1b23"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
