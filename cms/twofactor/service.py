@@ -21,6 +21,7 @@ from cms.actions import Action
 from cms.audit import service as audit
 from cms.db import UnitOfWork, utcnow
 from cms.errors import InvalidInput, NotFound, PermissionDenied
+from cms.mail import queue as mail
 from cms.sealing import Unsealable
 from cms.twofactor import codes
 from cms.twofactor.codes import Requirement
@@ -320,14 +321,21 @@ class RegenerateRecoveryCodes(Action[list[str]]):
         return fresh
 
 
-def notify_two_factor_reset(user: User) -> None:
-    """Tell ``user`` an admin switched off their second factor. (No outgoing mail in this
-    build yet: the notice is logged, the one place that will send it.)"""
-    logger.warning(
-        "two-factor sign-in of user %s (%s) was reset by an admin; "
-        "notice to the user not sent: no mail configured",
-        user.id,
-        user.email,
+def notify_two_factor_reset(uow: UnitOfWork, user: User) -> None:
+    """Tell ``user`` by email (queued in ``uow``, sent after the commit) that an admin
+    switched off their second factor: if they did not ask for it, they should know."""
+    admin = audit.actor_name(uow.actor)
+    mail.send_notice(
+        uow,
+        to=user.email,
+        subject="Two-factor sign-in was reset on your account",
+        text=(
+            f"{admin}, an admin of the site, switched off two-factor sign-in for the "
+            f"account {user.email}, and ended its sessions and API tokens.\n\n"
+            "You can sign in with your password again and set up an authenticator app "
+            "on Your account. If you did not ask for this, tell an admin at once."
+        ),
+        reason="an admin reset two-factor sign-in on your account",
     )
 
 
@@ -361,7 +369,7 @@ class ResetTwoFactor(Action[User]):
             object_repr=target.email,
             changes={"two_factor": ("totp" if had else "off", "off")},
         )
-        uow.after_commit(lambda: notify_two_factor_reset(target))
+        notify_two_factor_reset(uow, target)
         return target
 
 

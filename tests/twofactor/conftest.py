@@ -15,6 +15,7 @@ from cms.db import Database
 from cms.twofactor import service as twofactor
 from cms.users.models import User
 from tests.conftest import LiveServer
+from tests.mail_server import mail_worker, smtp  # noqa: F401 (fixtures)
 
 ORIGIN = Origin(surface="admin", address="127.0.0.1")
 

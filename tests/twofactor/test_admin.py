@@ -4,7 +4,6 @@ enrolment, an admin's reset, and a pending sign-in that cannot be stretched or f
 
 import base64
 import json
-import logging
 import re
 import time
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from admin.auth import PENDING_ATTEMPTS, PENDING_KEY, SESSION_COOKIE
 from cms.audit.models import AuditEntry
 from cms.db import Database
+from cms.mail.worker import MailWorker
 from cms.roles import Role
 from cms.twofactor import service as twofactor
 from cms.twofactor.models import TwoFactorCredential
@@ -25,6 +25,7 @@ from cms.users.models import User
 from tests.admin.browser_forms import csrf_token_on, form_on, post_form
 from tests.admin.conftest import admin_login, signed_in
 from tests.conftest import DEFAULT_PASSWORD, TEST_SECRET_KEY, UserFactory
+from tests.mail_server import SmtpServer, deliver, text_of
 from tests.twofactor.conftest import ORIGIN, Enrol
 
 
@@ -297,7 +298,8 @@ def test_an_admin_resets_a_lost_phone_and_the_user_is_signed_out_and_told(
     make_user: UserFactory,
     enrol: Enrol,
     database: Database,
-    caplog: pytest.LogCaptureFixture,
+    smtp: SmtpServer,
+    mail_worker: MailWorker,
 ) -> None:
     enrolled = enrol(make_user(role=Role.EDITOR, name="Eddie Editor"))
     with httpx.Client(base_url=str(browser.base_url), timeout=30) as theirs:
@@ -313,8 +315,7 @@ def test_an_admin_resets_a_lost_phone_and_the_user_is_signed_out_and_told(
         assert "signs in with a TOTP app;" in page.text
         assert "10 recovery codes left" in page.text
         form = form_on(page, "/reset")
-        with caplog.at_level(logging.WARNING, logger="cms.twofactor.service"):
-            reset = post_form(browser, form.action, form.fields)
+        reset = post_form(browser, form.action, form.fields)
         assert reset.status_code == 302
         assert not signed_in_to_back_office(theirs)  # their session ended
     with database.sessionmaker() as session:
@@ -323,7 +324,11 @@ def test_an_admin_resets_a_lost_phone_and_the_user_is_signed_out_and_told(
             select(AuditEntry).where(AuditEntry.action == "two_factor_reset")
         ).one()
     assert entry.actor_id == admin.id and entry.object_id == enrolled.user.id
-    assert any("was reset by an admin" in r.getMessage() for r in caplog.records)
+    assert deliver(mail_worker) == 1
+    [notice] = smtp.inbox.to(enrolled.user.email)
+    assert notice["Subject"] == "Two-factor sign-in was reset on your account"
+    assert "switched off two-factor sign-in" in text_of(notice)
+    assert admin.display_name in text_of(notice)
     browser.cookies.clear()
     assert admin_login(browser, enrolled.user.email).headers["location"].endswith("/admin/")
 
