@@ -28,7 +28,7 @@ TOO_MANY = "Too many attempts; try again later"
 TOO_MANY_LOGINS = "Too many failed logins; try again later"
 CODE_NEEDED = (
     "This account signs in with two factors: send the 6-digit code from its app "
-    "(or a recovery code) as `otp` with the password"
+    "(or a recovery code) as the otp field with the password"
 )
 WRONG_CODE = "Incorrect two-factor code"
 TOO_MANY_CODES = "Too many wrong two-factor codes; try again later"
