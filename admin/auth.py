@@ -220,6 +220,15 @@ class StaffAuthentication(AuthenticationBackend):
             begin_second_factor(request, user, "code")
             return RedirectResponse(str(request.url_for("admin:login-code")), status_code=302)
         if step == "enrol":
+            # The seed is made here, on the POST: the enrolment page only shows it.
+            site_key = self.settings.secret
+            await to_thread.run_sync(
+                lambda: self.database.run(
+                    twofactor.BeginEnrolment(site_key=site_key, keep_open=True),
+                    actor=user,
+                    origin=origin,
+                )
+            )
             begin_second_factor(request, user, "enrol")
             return RedirectResponse(str(request.url_for("admin:login-enrol")), status_code=302)
         await establish_session(request, user)

@@ -276,6 +276,7 @@ def test_the_policy_walks_staff_through_enrolment_before_anything_else(
     )
     assert shown.status_code == 200 and "recovery codes" in shown.text
     assert signed_in_to_back_office(browser)
+    assert actions(database, editor.id) == ["password_accepted", "two_factor_enrol", "login"]
 
     # An author is not staff: the policy "staff" leaves them be.
     author = make_user()
