@@ -4,7 +4,8 @@ Both defer to :mod:`cms.auth` and :mod:`cms.permissions`, the code the REST API 
 a rule changed there changes here too. Sessions live server-side
 (:mod:`cms.auth.staff_sessions`); the browser's cookie is signed, HttpOnly, ``Secure`` in
 production, expires with the session, and carries only the session's random token, the
-user's id and session version, and the CSRF token.
+user's id and session version, and the CSRF token; between a right password and the
+second factor, only a :class:`PendingSignIn` (no session yet).
 """
 
 from __future__ import annotations
