@@ -282,11 +282,11 @@ class TwoFactorPages:
         return await self._recovery_codes_page(request, fresh)
 
     async def _proven(self, request: Request) -> tuple[str, str]:
-        """The code and password a form proves identity with; the password check counts
-        like a sign-in (a stolen session must not become a way to guess it)."""
+        """The code and password a form proves identity with; each check counts like a
+        sign-in (a stolen session must not become a way to guess either)."""
         form = await request.form()
         code, password = str(form.get("code", "")), str(form.get("password", ""))
-        if password:
+        if password or code.strip():
             limits = password_check_limits(
                 request.app.state.settings, _signed_in(request).id, admin_origin(request).address
             )
