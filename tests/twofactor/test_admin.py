@@ -256,6 +256,10 @@ def test_the_policy_walks_staff_through_enrolment_before_anything_else(
             select(AuditEntry).where(AuditEntry.action == "two_factor_policy")
         ).one()
     assert json.loads(policy.changes) == {"required_for": ["nobody", "staff"]}
+    trail = browser.get("/admin/audit-entry/list")
+    assert trail.status_code == 200 and "two_factor_policy" in trail.text
+    shown = " ".join(re.sub(r"<[^>]+>", " ", trail.text).split())
+    assert "“nobody” → “staff”" in shown
 
     editor = make_user(role=Role.EDITOR)
     browser.cookies.clear()
