@@ -17,6 +17,7 @@ from cms.db import Base
 from cms.mail.models import QueuedMail
 from cms.media.models import MediaAsset
 from cms.roles import Role
+from cms.twofactor.models import RecoveryCode, TwoFactorCredential, TwoFactorPolicy
 from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -33,10 +34,13 @@ __all__ = [
     "OutboxEvent",
     "QueuedMail",
     "RateLimit",
+    "RecoveryCode",
     "Role",
     "StaffSession",
     "Tag",
     "TrashedArticle",
+    "TwoFactorCredential",
+    "TwoFactorPolicy",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -213,6 +213,24 @@ def visible_media(user: Actor | None) -> ColumnElement[bool]:
     return false()
 
 
+# Two-factor sign-in
+
+
+def can_manage_own_two_factor(user: Actor | None) -> bool:
+    """Set up, replace or switch off one's own second factor: any account with a row."""
+    return user is not None and user.id is not None and user.is_active
+
+
+def can_reset_two_factor(user: Actor | None, target: User) -> bool:
+    """Switch off someone else's second factor (a lost phone): admins, for others (their
+    own is on their account page, behind a code or their password)."""
+    return is_admin(user) and user is not None and user.id != target.id
+
+
+def can_set_two_factor_policy(user: Actor | None) -> bool:
+    return is_admin(user)
+
+
 # Accounts managed by email
 
 
