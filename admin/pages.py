@@ -32,6 +32,7 @@ from admin.auth import (
     keep_signed_in,
 )
 from admin.forms import FollowsRule
+from admin.sign_ins import sign_ins_context
 from admin.views import AdminError, ServiceModelView, export_cell
 from cms.auth import staff_sessions
 from cms.auth.service import count_attempt, password_check_limits
@@ -145,13 +146,23 @@ class Pages:
             return await self.render(
                 request,
                 "cms/account.html",
-                {"form": form, "password_form": password_form, "user": user},
+                {
+                    "form": form,
+                    "password_form": password_form,
+                    "user": user,
+                    **await sign_ins_context(request, user.id),
+                },
                 status_code=400,
             )
         return await self.render(
             request,
             "cms/account.html",
-            {"form": form, "password_form": password_form, "user": user},
+            {
+                "form": form,
+                "password_form": password_form,
+                "user": user,
+                **await sign_ins_context(request, user.id),
+            },
         )
 
     @login_required
@@ -181,6 +192,7 @@ class Pages:
                 "form": NameForm(data={"name": user.name}),
                 "password_form": password_form,
                 "user": user,
+                **await sign_ins_context(request, user.id),
             },
             status_code=400,
         )

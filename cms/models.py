@@ -11,7 +11,7 @@ from cms.articles.models import (
     article_tags,
 )
 from cms.audit.models import AuditEntry
-from cms.auth.models import RateLimit, StaffSession
+from cms.auth.models import Passkey, PasskeyChallenge, RateLimit, StaffSession
 from cms.db import Base
 from cms.media.models import MediaAsset
 from cms.roles import Role
@@ -28,6 +28,8 @@ __all__ = [
     "Base",
     "MediaAsset",
     "OutboxEvent",
+    "Passkey",
+    "PasskeyChallenge",
     "RateLimit",
     "Role",
     "StaffSession",
