@@ -22,12 +22,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from admin.auth import NOT_ALLOWED, UNAVAILABLE, admin_origin, current_user
-from admin.csrf import rotate_csrf_token
+from admin.auth import NOT_ALLOWED, UNAVAILABLE, admin_origin, current_user, establish_session
 from admin.views import AdminError
 from cms import permissions
-from cms.actors import Origin
-from cms.auth import passkeys, staff_sessions
+from cms.auth import passkeys
 from cms.config import Settings
 from cms.db import Database
 from cms.errors import DomainError, TooManyAttempts
@@ -38,20 +36,6 @@ if TYPE_CHECKING:
 
 # Where this browser's pending ceremony waits in its session.
 SESSION_KEY = "passkey_ceremony"
-
-
-def establish_session(request: Request, database: Database, user: User, origin: Origin) -> None:
-    """Start a staff session for ``user`` in this browser, exactly as the password sign-in
-    does: a server-side session, and a cookie holding nothing from before (an attacker-
-    planted cookie, an old CSRF token) but its token, the user and their session version."""
-    user_agent = request.headers.get("user-agent", "")
-    token = database.run(
-        lambda uow: staff_sessions.start(uow, user=user, origin=origin, user_agent=user_agent),
-        origin=origin,
-    )
-    request.session.clear()
-    rotate_csrf_token(request)
-    request.session.update({"sid": token, "user_id": user.id, "version": user.session_version})
 
 
 def page_origin(request: Request) -> str:
@@ -243,7 +227,9 @@ class PasskeyPages:
             return _refused(UNAVAILABLE, 503)
         if not permissions.can_use_back_office(user):
             return _refused(NOT_ALLOWED, 403)
-        await to_thread.run_sync(lambda: establish_session(request, database, user, origin))
+        # A passkey is two factors in one (the device, and its PIN or biometric): the
+        # session starts here, with no code asked.
+        await establish_session(request, user)
         return JSONResponse({"redirect": str(request.url_for("admin:index").path)})
 
 

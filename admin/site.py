@@ -27,6 +27,7 @@ from admin.passkeys import PasskeyPages
 from admin.sign_ins import SignInPages
 from admin.tags import TagAdmin, TagSuggestions
 from admin.trash import TrashAdmin
+from admin.two_factor import TwoFactorPages
 from admin.views import AdminError, ArticleAdmin, UserAdmin
 from cms.config import Settings
 from cms.db import Database, utcnow
@@ -121,6 +122,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     trail = AuditPages(pages)
     tags = TagSuggestions(pages)
     integrations = IntegrationPages(pages)
+    two_factor = TwoFactorPages(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
@@ -139,6 +141,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         Route("/logout", pages.logout, methods=["GET", "POST"], name="logout"),
         Route("/account", pages.account, methods=["GET", "POST"], name="account"),
         Route("/account/password", pages.change_password, methods=["POST"], name="password"),
+        *_two_factor_routes(two_factor),
         *_integration_routes(integrations),
         *_sign_in_routes(PasskeyPages(pages), SignInPages(pages)),
         Route("/{identity}/export/{export_type}", pages.export, methods=["GET"], name="export"),
@@ -151,6 +154,24 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         if getattr(route, "name", None) not in replaced
     ]
     admin.admin.router.routes = ours + kept
+
+
+def _two_factor_routes(pages: TwoFactorPages) -> list[BaseRoute]:
+    mine = "/account/two-factor"
+    return [
+        Route("/login/code", pages.login_code, methods=["GET", "POST"], name="login-code"),
+        Route("/login/enrol", pages.login_enrol, methods=["GET", "POST"], name="login-enrol"),
+        Route(mine, pages.setup_page, methods=["GET"], name="two-factor"),
+        Route(f"{mine}/begin", pages.begin, methods=["POST"], name="two-factor-begin"),
+        Route(f"{mine}/confirm", pages.confirm, methods=["POST"], name="two-factor-confirm"),
+        Route(f"{mine}/disable", pages.disable, methods=["POST"], name="two-factor-disable"),
+        Route(f"{mine}/recovery-codes", pages.regenerate, methods=["POST"], name="recovery-codes"),
+        Route("/two-factor", pages.policy, methods=["GET", "POST"], name="two-factor-policy"),
+        Route("/two-factor/user/{pk}", pages.user_page, methods=["GET"], name="two-factor-user"),
+        Route(
+            "/two-factor/user/{pk}/reset", pages.reset, methods=["POST"], name="two-factor-reset"
+        ),
+    ]
 
 
 def _integration_routes(pages: IntegrationPages) -> list[BaseRoute]:

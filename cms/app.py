@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cms import __version__, errors, metrics, migrations
+from cms.accounts.router import router as accounts_router
 from cms.api_docs import install_api_docs
 from cms.articles.router import router as articles_router
 from cms.articles.router import tags_router, trash_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     app.include_router(auth_router)
+    app.include_router(accounts_router)
     app.include_router(users_router)
     app.include_router(articles_router)
     app.include_router(tags_router)

@@ -1,5 +1,6 @@
 """Every model, imported so ``Base.metadata`` is complete (Alembic and the admin need it)."""
 
+from cms.accounts.models import AccountLink
 from cms.apikeys.models import ApiKey
 from cms.articles.models import (
     Article,
@@ -13,12 +14,15 @@ from cms.articles.models import (
 from cms.audit.models import AuditEntry
 from cms.auth.models import Passkey, PasskeyChallenge, RateLimit, StaffSession
 from cms.db import Base
+from cms.mail.models import QueuedMail
 from cms.media.models import MediaAsset
 from cms.roles import Role
+from cms.twofactor.models import RecoveryCode, TwoFactorCredential, TwoFactorPolicy
 from cms.users.models import User
 from cms.webhooks.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AccountLink",
     "ApiKey",
     "Article",
     "ArticleRevision",
@@ -30,11 +34,15 @@ __all__ = [
     "OutboxEvent",
     "Passkey",
     "PasskeyChallenge",
+    "QueuedMail",
     "RateLimit",
+    "RecoveryCode",
     "Role",
     "StaffSession",
     "Tag",
     "TrashedArticle",
+    "TwoFactorCredential",
+    "TwoFactorPolicy",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -12,6 +12,7 @@ from cms import migrations, security
 from cms.articles.models import Article, ArticleRevision
 from cms.db import Database
 from cms.roles import Role
+from cms.twofactor import service as twofactor
 from cms.users.models import User
 from tests.conftest import ScratchDatabases
 
@@ -195,6 +196,66 @@ def test_tag_counts_are_counted_from_a_populated_database(
         assert "published_count" not in {
             c["name"] for c in inspect(database.engine).get_columns("tags")
         }
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()
+
+
+TWO_FACTOR = "6d9f4a0b2c34"
+
+
+def test_two_factor_tables_come_and_go_on_a_populated_database(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """Upgrading keeps every account as it was and requires two-factor of nobody;
+    downgrading drops enrolments and codes, and nothing else."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, f"{TWO_FACTOR}-1")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                    "session_version, created_at, updated_at) VALUES "
+                    "(1, 'ed@example.com', 'Ed', 'editor', 1, 'x', 4, "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00'), "
+                    "(2, 'al@example.com', 'Al', 'admin', 1, 'y', 0, "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        migrations.upgrade(url)
+        with database.engine.begin() as connection:
+            assert connection.execute(
+                text("SELECT id, required_for FROM two_factor_policy")
+            ).all() == [(1, "nobody")]
+            connection.execute(
+                text(
+                    "INSERT INTO two_factor_credentials (user_id, secret, enabled_at) "
+                    "VALUES (1, 'v1:sealed', '2026-02-01 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO recovery_codes (user_id, digest, created_at) "
+                    "VALUES (1, :digest, '2026-02-01 00:00:00')"
+                ),
+                {"digest": "a" * 64},
+            )
+        with database.sessionmaker() as session:
+            ed = session.get(User, 1)
+            assert ed is not None and ed.session_version == 4
+            assert twofactor.has_second_factor(ed, session)
+            assert not twofactor.has_second_factor(2, session)
+
+        migrations.downgrade(url, f"{TWO_FACTOR}-1")
+        tables = set(inspect(database.engine).get_table_names())
+        assert not tables & {"two_factor_credentials", "recovery_codes", "two_factor_policy"}
+        with database.engine.connect() as connection:
+            assert connection.execute(
+                text("SELECT email, session_version FROM users ORDER BY id")
+            ).all() == [("ed@example.com", 4), ("al@example.com", 0)]
         migrations.upgrade(url)
         assert migrations.schema_problem(database.engine) is None
     finally:

@@ -4,7 +4,7 @@ Two new tables; nothing existing changes, so the downgrade drops them and every 
 row stays as it was.
 
 Revision ID: 7e0a5b1c3d45
-Revises: 18f606c039de
+Revises: 6d9f4a0b2c34
 Create Date: 2026-12-08 03:07:09.742441
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import mysql
 import cms.db
 
 revision: str = "7e0a5b1c3d45"
-down_revision: str | Sequence[str] | None = "18f606c039de"
+down_revision: str | Sequence[str] | None = "6d9f4a0b2c34"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
