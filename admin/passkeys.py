@@ -181,11 +181,14 @@ class PasskeyPages:
         if isinstance(rp, Response):
             return rp
         database = self._database(request)
+        settings: Settings = request.app.state.settings
         origin = admin_origin(request)
         try:
             ceremony = await to_thread.run_sync(
-                lambda: database.run(passkeys.BeginSignIn(rp=rp), origin=origin)
+                lambda: passkeys.begin_sign_in(database, rp=rp, origin=origin, settings=settings)
             )
+        except TooManyAttempts as exc:
+            return _refused(f"{exc.message} (in {exc.retry_after} seconds).", 429)
         except OperationalError:
             return _refused(UNAVAILABLE, 503)
         _keep(request, ceremony, passkeys.SIGN_IN)
@@ -219,8 +222,6 @@ class PasskeyPages:
 
         try:
             user = await to_thread.run_sync(verify)
-        except TooManyAttempts as exc:
-            return _refused(f"{exc.message} (in {exc.retry_after} seconds).", 429)
         except DomainError as exc:
             return _refused(exc.message)
         except OperationalError:

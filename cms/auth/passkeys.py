@@ -63,7 +63,13 @@ from cms.auth.service import TOO_MANY_LOGINS, client_key, count_attempt
 from cms.auth.throttle import Limit
 from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
-from cms.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
+from cms.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+)
 from cms.users.models import User
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
@@ -362,6 +368,23 @@ def sign_in_limits(settings: Settings, address: str | None) -> list[Limit]:
     ]
 
 
+def begin_sign_in(
+    database: Database, *, rp: RelyingParty, origin: Origin, settings: Settings
+) -> Ceremony:
+    """Options for one passkey sign-in, counted against the client's limit here (every
+    answer needs a challenge, and nobody may make the server store them without bound);
+    :class:`~cms.errors.TooManyAttempts` past it. A sign-in that succeeds gives its
+    count back."""
+    try:
+        count_attempt(
+            database, sign_in_limits(settings, origin.address), origin, refusal=TOO_MANY_LOGINS
+        )
+    except TooManyAttempts:
+        metrics.LOGIN_LOCKOUTS.labels(origin.surface).inc()
+        raise
+    return database.run(BeginSignIn(rp=rp), origin=origin)
+
+
 def sign_in(
     database: Database,
     *,
@@ -372,15 +395,10 @@ def sign_in(
     settings: Settings,
 ) -> User:
     """The active user whose passkey made ``credential`` (an assertion's JSON) for
-    ``challenge``; :class:`AuthenticationFailed` for anything else (audited as
-    ``login_failed``, or ``passkey_refused`` for a sign count that did not go up),
-    :class:`~cms.errors.TooManyAttempts` past the client's limit."""
+    ``challenge`` (from :func:`begin_sign_in`); :class:`AuthenticationFailed` for
+    anything else (audited as ``login_failed``, or ``passkey_refused`` for a sign count
+    that did not go up)."""
     limits = sign_in_limits(settings, origin.address)
-    try:
-        count_attempt(database, limits, origin, refusal=TOO_MANY_LOGINS)
-    except Exception:
-        metrics.LOGIN_LOCKOUTS.labels(origin.surface).inc()
-        raise
     if not take_challenge(database, challenge, purpose=SIGN_IN, user_id=None, origin=origin):
         _fail(database, origin, None, "challenge", CHALLENGE_GONE)
     try:

@@ -14,7 +14,7 @@ from cms.auth import passkeys
 from cms.auth.models import Passkey, PasskeyChallenge
 from cms.config import Settings
 from cms.db import Database, utcnow
-from cms.errors import AuthenticationFailed, InvalidInput, PermissionDenied
+from cms.errors import AuthenticationFailed, InvalidInput, PermissionDenied, TooManyAttempts
 from cms.roles import Role
 from cms.users.models import User
 from tests.auth.soft_authenticator import SoftAuthenticator
@@ -43,6 +43,18 @@ def register(
 
 def begin_sign_in(database: Database) -> passkeys.Ceremony:
     return database.run(passkeys.BeginSignIn(rp=RP), origin=ORIGIN)
+
+
+def test_a_client_may_begin_only_so_many_passkey_sign_ins(
+    database: Database, database_url: str
+) -> None:
+    settings = make_settings(database_url, login_max_failures_per_client=3)
+    for _ in range(3):
+        passkeys.begin_sign_in(database, rp=RP, origin=ORIGIN, settings=settings)
+    with pytest.raises(TooManyAttempts):
+        passkeys.begin_sign_in(database, rp=RP, origin=ORIGIN, settings=settings)
+    with database.sessionmaker() as session:
+        assert len(session.scalars(select(PasskeyChallenge)).all()) == 3
 
 
 def sign_in(
