@@ -63,6 +63,11 @@ def test_a_passkey_made_on_the_account_page_signs_in_without_a_password(
     sign_in(page, editor.email)
     page.goto("/admin/account")
     expect(page.locator(".cms-no-passkeys")).to_be_visible()
+    # The cards sit in the page's content, beside the account's other cards.
+    content = page.locator(".page-wrapper .row-cards")
+    expect(content.locator("#passkeys")).to_be_visible()
+    expect(content.locator("#sessions")).to_be_visible()
+    assert page.locator(".card").count() == content.locator(".card").count()
     page.fill("#passkey-name", "Work laptop")
     with page.expect_navigation(url="**/admin/account"):
         page.click("text=Add a passkey")
