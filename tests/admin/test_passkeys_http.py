@@ -1,0 +1,128 @@
+"""Passkey ceremonies over HTTP, the way the pages' script makes them, answered by a
+software authenticator: a challenge works only in the browser that asked for it, an
+admin removes someone's passkey from their page, and a signed-in browser's session is
+made exactly as a password sign-in makes it."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from cms.audit.models import AuditEntry
+from cms.auth.models import Passkey, StaffSession
+from cms.db import Database
+from cms.roles import Role
+from cms.users.models import User
+from tests.admin.browser_forms import csrf_token_on, form_on, post_form
+from tests.admin.conftest import signed_in
+from tests.auth.soft_authenticator import SoftAuthenticator
+from tests.conftest import LiveServer, UserFactory
+
+
+@pytest.fixture
+def clients(live_server: LiveServer, database: Database) -> Iterator[list[httpx.Client]]:
+    opened = [httpx.Client(base_url=live_server.url, timeout=30) for _ in range(2)]
+    yield opened
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def device(live_server: LiveServer) -> SoftAuthenticator:
+    # The live server answers on 127.0.0.1: that host is the relying party.
+    return SoftAuthenticator(rp_id="127.0.0.1", origin=live_server.url)
+
+
+def post_json(client: httpx.Client, page: str, url: str, body: Any = None) -> httpx.Response:
+    token = csrf_token_on(client.get(page))
+    return client.post(url, json=body or {}, headers={"X-CSRF-Token": token})
+
+
+def add_passkey(client: httpx.Client, device: SoftAuthenticator, name: str) -> None:
+    options = post_json(client, "/admin/account", "/admin/account/passkeys/options")
+    assert options.status_code == 200, options.text
+    answer = post_json(
+        client,
+        "/admin/account",
+        "/admin/account/passkeys",
+        {"name": name, "credential": device.register(options.text)},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"redirect": "/admin/account"}
+
+
+def test_a_passkey_signs_in_over_http_as_a_password_does(
+    clients: list[httpx.Client],
+    device: SoftAuthenticator,
+    make_user: UserFactory,
+    database: Database,
+) -> None:
+    user = make_user(role=Role.EDITOR)
+    add_passkey(signed_in(clients[0], user), device, "Phone")
+    fresh = clients[1]
+    options = post_json(fresh, "/admin/login", "/admin/login/passkey/options")
+    assert options.status_code == 200
+    assert json.loads(options.text)["rpId"] == "127.0.0.1"
+    old_cookie = fresh.cookies.get("cms_admin")
+    answer = post_json(
+        fresh,
+        "/admin/login",
+        "/admin/login/passkey",
+        {"credential": device.assertion(options.text)},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"redirect": "/admin/"}
+    assert fresh.cookies.get("cms_admin") != old_cookie
+    assert fresh.get("/admin/account").status_code == 200
+    with database.sessionmaker() as session:
+        assert len(session.scalars(select(StaffSession)).all()) == 2
+
+
+def test_a_challenge_answers_only_in_the_browser_that_asked_and_only_once(
+    clients: list[httpx.Client],
+    device: SoftAuthenticator,
+    make_user: UserFactory,
+    database: Database,
+) -> None:
+    user = make_user()
+    asking, elsewhere = clients
+    add_passkey(signed_in(asking, user), device, "Phone")
+    options = post_json(elsewhere, "/admin/login", "/admin/login/passkey/options")
+    answer = {"credential": device.assertion(options.text, count=0)}
+    # Another browser (say, a phishing proxy's) sends the answer: it holds no challenge.
+    stolen = post_json(asking, "/admin/account", "/admin/login/passkey", answer)
+    assert stolen.status_code == 400 and "ran out or was already used" in stolen.json()["error"]
+    # The browser that asked signs in with it, once.
+    assert post_json(elsewhere, "/admin/login", "/admin/login/passkey", answer).status_code == 200
+    again = post_json(elsewhere, "/admin/", "/admin/login/passkey", answer)
+    assert again.status_code == 400
+
+
+def test_an_admin_removes_someones_passkey_from_their_page(
+    clients: list[httpx.Client],
+    device: SoftAuthenticator,
+    make_user: UserFactory,
+    database: Database,
+) -> None:
+    admin = make_user(role=Role.ADMIN)
+    writer = make_user(name="Lost Phone")
+    add_passkey(signed_in(clients[0], writer), device, "Lost phone")
+    office = signed_in(clients[1], admin)
+    page = office.get(f"/admin/user/details/{writer.id}")
+    assert "Lost phone" in page.text
+    with database.sessionmaker() as session:
+        passkey_id = session.scalars(select(Passkey.id)).one()
+    form = form_on(page, f"/account/passkeys/{passkey_id}/remove")
+    answer = post_form(office, form.action, form.fields)
+    assert answer.status_code == 303
+    assert answer.headers["location"].endswith(f"/admin/user/details/{writer.id}")
+    with database.sessionmaker() as session:
+        assert session.scalars(select(Passkey)).all() == []
+        [entry] = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "passkey_removed")
+        ).all()
+        assert (entry.actor_id, entry.object_id) == (admin.id, writer.id)
+        assert session.get(User, writer.id) is not None
