@@ -78,9 +78,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping a table drops its indexes; MariaDB refuses to drop an index a foreign
+    # key needs on its own.
     op.drop_table("two_factor_credentials")
-    with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_recovery_codes_user_id"))
-
     op.drop_table("recovery_codes")
     op.drop_table("two_factor_policy")
