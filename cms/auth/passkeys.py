@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -106,6 +107,12 @@ def relying_party(settings: Settings, page_origin: str, name: str) -> RelyingPar
     rp_id = settings.webauthn_rp_id
     if rp_id is None:
         rp_id = site_host.lower() if site_host and _under(host, site_host.lower()) else host
+    if _is_address(host):
+        # Browsers refuse an IP address as a relying party.
+        raise InvalidInput(
+            "passkey",
+            "Passkeys need the back office on a host name (such as localhost), not an IP address.",
+        )
     if not host or not _under(host, rp_id):
         raise InvalidInput(
             "passkey",
@@ -117,6 +124,14 @@ def relying_party(settings: Settings, page_origin: str, name: str) -> RelyingPar
     netloc = urlsplit(page_origin).netloc
     origins = tuple(dict.fromkeys([page_origin, f"https://{netloc}"]))
     return RelyingParty(id=rp_id, name=name, origins=origins)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _under(host: str, rp_id: str) -> bool:

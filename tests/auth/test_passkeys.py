@@ -285,7 +285,7 @@ def test_only_the_owner_and_admins_remove_a_passkey(
     [
         (None, None, "http://localhost:8000", "localhost"),
         (None, "https://example.com", "https://admin.example.com", "example.com"),
-        (None, "https://example.com", "http://127.0.0.1:8000", "127.0.0.1"),
+        (None, "https://example.com", "http://localhost:8000", "localhost"),
         ("example.com", None, "https://cms.example.com", "example.com"),
     ],
 )
@@ -301,3 +301,11 @@ def test_a_back_office_outside_the_configured_rp_id_says_so(database_url: str) -
     settings = make_settings(database_url, webauthn_rp_id="example.com")
     with pytest.raises(InvalidInput, match=r"example\.com"):
         passkeys.relying_party(settings, "https://example.org", "CMS")
+
+
+@pytest.mark.parametrize("page", ["http://127.0.0.1:8000", "http://[::1]:8000"])
+def test_a_back_office_on_an_ip_address_is_told_to_use_a_host_name(
+    database_url: str, page: str
+) -> None:
+    with pytest.raises(InvalidInput, match="host name"):
+        passkeys.relying_party(make_settings(database_url), page, "CMS")
