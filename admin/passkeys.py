@@ -135,11 +135,14 @@ class PasskeyPages:
             return rp
         database = self._database(request)
         origin = admin_origin(request)
-        taken = challenge is not None and await to_thread.run_sync(
-            lambda: passkeys.take_challenge(
-                database, challenge, purpose=passkeys.REGISTER, user_id=user.id, origin=origin
+        try:
+            taken = challenge is not None and await to_thread.run_sync(
+                lambda: passkeys.take_challenge(
+                    database, challenge, purpose=passkeys.REGISTER, user_id=user.id, origin=origin
+                )
             )
-        )
+        except OperationalError:
+            return _refused(UNAVAILABLE, 503)
         if not taken or challenge is None:
             return _refused(passkeys.CHALLENGE_GONE)
         action = passkeys.RegisterPasskey(
