@@ -143,10 +143,6 @@ class SignedIn:
     last_seen: datetime
     current: bool
 
-    @property
-    def label(self) -> str:
-        return f"{self.browser} from {self.address or 'an unknown address'}"
-
 
 def signed_in(session: Session, user_id: int, current_token: str | None) -> list[SignedIn]:
     """``user_id``'s live sessions, the most recently used first; ``current`` marks the
