@@ -4,7 +4,8 @@ Both defer to :mod:`cms.auth` and :mod:`cms.permissions`, the code the REST API 
 a rule changed there changes here too. Sessions live server-side
 (:mod:`cms.auth.staff_sessions`); the browser's cookie is signed, HttpOnly, ``Secure`` in
 production, expires with the session, and carries only the session's random token, the
-user's id and session version, and the CSRF token.
+user's id and session version, and the CSRF token; between a right password and the
+second factor, only a :class:`PendingSignIn` (no session yet).
 """
 
 from __future__ import annotations
@@ -220,6 +221,15 @@ class StaffAuthentication(AuthenticationBackend):
             begin_second_factor(request, user, "code")
             return RedirectResponse(str(request.url_for("admin:login-code")), status_code=302)
         if step == "enrol":
+            # The seed is made here, on the POST: the enrolment page only shows it.
+            site_key = self.settings.secret
+            await to_thread.run_sync(
+                lambda: self.database.run(
+                    twofactor.BeginEnrolment(site_key=site_key, keep_open=True),
+                    actor=user,
+                    origin=origin,
+                )
+            )
             begin_second_factor(request, user, "enrol")
             return RedirectResponse(str(request.url_for("admin:login-enrol")), status_code=302)
         await establish_session(request, user)

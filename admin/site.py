@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from admin.accounts import AccountPages
 from admin.audit import AuditAdmin, AuditPages
 from admin.auth import PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import MAX_FORM_BYTES, csrf_token
@@ -123,6 +124,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     tags = TagSuggestions(pages)
     integrations = IntegrationPages(pages)
     two_factor = TwoFactorPages(pages)
+    links = AccountPages(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
@@ -144,6 +146,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         *_two_factor_routes(two_factor),
         *_integration_routes(integrations),
         *_sign_in_routes(PasskeyPages(pages), SignInPages(pages)),
+        *_account_link_routes(links),
         Route("/{identity}/export/{export_type}", pages.export, methods=["GET"], name="export"),
         Route("/{identity}/confirm", pages.confirm, methods=["GET"], name="confirm"),
         Route("/{identity}/act/{action}", pages.act, methods=["POST"], name="act"),
@@ -242,6 +245,35 @@ def _sign_in_routes(passkeys: PasskeyPages, sign_ins: SignInPages) -> list[BaseR
             sign_ins.end_users,
             methods=["POST"],
             name="user_session_end",
+        ),
+    ]
+
+
+def _account_link_routes(pages: AccountPages) -> list[BaseRoute]:
+    """Password reset, invitations and email changes (the pages mailed links open)."""
+    return [
+        Route("/password-reset", pages.forgot, methods=["GET", "POST"], name="password_reset"),
+        Route(
+            "/password-reset/confirm",
+            pages.reset,
+            methods=["GET", "POST"],
+            name="password_reset_confirm",
+        ),
+        Route("/invitations", pages.invitations, methods=["GET"], name="invitations"),
+        Route("/invitations/add", pages.invite, methods=["POST"], name="invite"),
+        Route(
+            "/invitations/revoke",
+            pages.revoke_invitation,
+            methods=["POST"],
+            name="invitation_revoke",
+        ),
+        Route("/invitation", pages.accept, methods=["GET", "POST"], name="invitation_accept"),
+        Route("/account/email", pages.change_email, methods=["POST"], name="email_change"),
+        Route(
+            "/account/email/confirm",
+            pages.confirm_email,
+            methods=["GET", "POST"],
+            name="email_change_confirm",
         ),
     ]
 

@@ -9,6 +9,7 @@ runs. Recovery codes are shown once, on the answer to the POST that made them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
@@ -33,8 +34,9 @@ from admin.auth import (
 from admin.views import AdminError
 from cms import permissions
 from cms.actions import Action
+from cms.audit import service as audit
 from cms.auth.service import count_attempt, password_check_limits, verify_second_factor
-from cms.db import Database
+from cms.db import Database, UnitOfWork
 from cms.errors import AuthenticationFailed, DomainError, TooManyAttempts
 from cms.twofactor import codes
 from cms.twofactor import service as twofactor
@@ -159,18 +161,35 @@ class TwoFactorPages:
             return self._back_to_login(request)
         _, user = found
         site_key = self._site_key(request)
+        secret = await to_thread.run_sync(
+            _pending_secret, self._database(request), user.id, site_key
+        )
+        if secret is None:  # confirmed meanwhile, elsewhere: sign in again
+            request.session.clear()
+            return self._back_to_login(request)
         if request.method == "GET":
-            secret = await to_thread.run_sync(self._open_enrolment, request, user, site_key)
             return await self._render(
                 request, "cms/login_enrol.html", self._setup_context(user, secret)
             )
         form = await request.form()
         action = twofactor.ConfirmEnrolment(code=str(form.get("code", "")), site_key=site_key)
+
+        def enrol_and_sign_in(uow: UnitOfWork) -> list[str]:
+            fresh: list[str] = action(uow)
+            audit.record(
+                uow,
+                action="login",
+                object_type="user",
+                object_id=user.id,
+                object_repr=user.email,
+                changes={"second_factor": (None, "totp")},
+            )
+            return fresh
+
         try:
-            fresh = await to_thread.run_sync(self._run_as, request, user, action)
+            fresh = await to_thread.run_sync(self._run_as, request, user, enrol_and_sign_in)
         except AdminError as exc:
             left = count_second_factor_attempt(request)
-            secret = await to_thread.run_sync(self._open_enrolment, request, user, site_key)
             if left == 0:
                 request.session.clear()
                 return await self._render(
@@ -185,16 +204,7 @@ class TwoFactorPages:
         await establish_session(request, user)
         return await self._recovery_codes_page(request, fresh)
 
-    def _open_enrolment(self, request: Request, user: User, site_key: str) -> str:
-        """The seed of the enrolment open for ``user``, opening one if none is."""
-        with self._database(request).reading() as session:
-            secret = twofactor.pending_secret(session, user.id, site_key)
-        if secret is not None:
-            return secret
-        opened: str = self._run_as(request, user, twofactor.BeginEnrolment(site_key=site_key))
-        return opened
-
-    def _run_as(self, request: Request, user: User, action: Action[Any]) -> Any:
+    def _run_as(self, request: Request, user: User, action: Callable[[UnitOfWork], Any]) -> Any:
         """Run ``action`` as ``user`` (whose password was right, not yet signed in)."""
         try:
             return self._database(request).run(action, actor=user, origin=admin_origin(request))
@@ -272,11 +282,11 @@ class TwoFactorPages:
         return await self._recovery_codes_page(request, fresh)
 
     async def _proven(self, request: Request) -> tuple[str, str]:
-        """The code and password a form proves identity with; the password check counts
-        like a sign-in (a stolen session must not become a way to guess it)."""
+        """The code and password a form proves identity with; each check counts like a
+        sign-in (a stolen session must not become a way to guess either)."""
         form = await request.form()
         code, password = str(form.get("code", "")), str(form.get("password", ""))
-        if password:
+        if password or code.strip():
             limits = password_check_limits(
                 request.app.state.settings, _signed_in(request).id, admin_origin(request).address
             )

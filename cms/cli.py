@@ -38,6 +38,7 @@ from cms.errors import ConfigurationError, DomainError
 from cms.mail.worker import MailWorker
 from cms.roles import Role
 from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
+from cms.twofactor import service as twofactor
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
 from cms.users.models import User
@@ -332,6 +333,22 @@ def changepassword(
             origin=COMMAND_LINE,
         )
     typer.echo(f"Password changed for {user.email}.")
+
+
+@app.command("reset-two-factor")
+def reset_two_factor(
+    email: Annotated[str, typer.Argument(help="The account's email")],
+) -> None:
+    """Switch off a user's two-factor sign-in (a lost phone, no recovery codes, no other
+    admin to do it in the back office); signs them out everywhere and emails them."""
+    settings = _settings()
+    with _opened(settings) as database:
+        with database.reading() as session:
+            user = users.get_user_by_email(session, email)
+        if user is None:
+            raise DomainError(f"no user with email {email!r}")
+        database.run(twofactor.ResetTwoFactor(user_id=user.id), actor=SYSTEM, origin=COMMAND_LINE)
+    typer.echo(f"Two-factor sign-in reset for {user.email}; they are signed out everywhere.")
 
 
 @app.command()

@@ -72,6 +72,7 @@ def invitation(
         return None  # revoked (or replaced) before it could be sent
     inviter = uow.session.get(User, link.created_by_id) if link.created_by_id else None
     who = inviter.display_name if inviter is not None else "An admin"
+    reason = f"{inviter.display_name if inviter is not None else 'an admin'} invited this address"
     days = (link.expires_at - link.created_at).days
     return Letter(
         subject="You are invited to the CMS",
@@ -80,7 +81,7 @@ def invitation(
             f"{link.role}.\n\nOpen the link below to choose your name and a password; your "
             f"account is made then. The link works once, for {days} days."
         ),
-        reason=f"{who} invited this address",
+        reason=reason,
         link=_url(settings, data, INVITATION_PATH, service.link_token(link, settings.secret)),
         link_label="Accept the invitation",
     )
@@ -101,12 +102,16 @@ def email_change(
         text=(
             f"The account {user.email} asked to use this address, {link.email}, from now on."
             "\n\nOpen the link below to confirm; the address changes then, not before. "
-            "The link works once, for a day."
+            f"The link works once, for {_hours(link)} hours."
         ),
         reason="this address was given as the new email of an account",
         link=_url(settings, data, EMAIL_CHANGE_PATH, service.link_token(link, settings.secret)),
         link_label="Confirm this address",
     )
+
+
+def _hours(link: AccountLink) -> int:
+    return round((link.expires_at - link.created_at).total_seconds() / 3600)
 
 
 def _article(role: str | None) -> str:

@@ -48,19 +48,13 @@ def request_password_reset(
 @router.post(
     "/auth/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={
-        400: {
-            "description": "The token is not valid: used, expired, or superseded by a newer "
-            "link or a password change",
-            **answers(400)[400],
-        }
-    },
 )
 def confirm_password_reset(
     body: PasswordResetConfirm, database: DatabaseDep, settings: SettingsDep, origin: OriginDep
 ) -> Response:
     """Set a new password with the token from a reset link; every session and token of
-    the account ends."""
+    the account ends. A token that was used, expired, or was superseded by a newer link
+    or a password change is a 422 naming ``token``."""
     action = service.ResetPassword(
         token=body.token, password=body.password, secret_key=settings.secret
     )

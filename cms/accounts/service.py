@@ -25,7 +25,7 @@ from cms.actors import Actor
 from cms.audit import service as audit
 from cms.auth import staff_sessions
 from cms.db import UnitOfWork, utcnow
-from cms.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cms.fields import EMAIL_MAX_LENGTH, Email, Name, Password, validated
 from cms.mail import queue as mail
 from cms.roles import Role
@@ -52,8 +52,12 @@ EMAIL_CHANGE_INVALID = (
 ALREADY_REGISTERED = "This email address already has an account"
 
 
-class LinkInvalid(DomainError):
-    """A link's token is unknown, expired, used, revoked or superseded (400)."""
+class LinkInvalid(InvalidInput):
+    """A link's token is unknown, expired, used, revoked or superseded: a 422 naming
+    ``token``, like any other input the server cannot accept."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("token", message)
 
 
 def open_link(
@@ -413,12 +417,13 @@ class ConfirmEmailChange(Action[User]):
         if get_user_by_email(session, link.email) is not None:
             raise Conflict(f"{link.email} has an account of its own now; nothing was changed")
         before = user.email
-        user.email = link.email
-        link.used_at = utcnow()
         try:
-            session.flush()
+            # A savepoint: an address registered a moment ago is a 409, not a dead transaction.
+            with session.begin_nested():
+                user.email = link.email
         except IntegrityError as exc:
             raise Conflict(EMAIL_TAKEN) from exc
+        link.used_at = utcnow()
         audit.record(
             uow,
             action=self.name,

@@ -150,9 +150,19 @@ class FolderTransport:
             raise MailFailed(f"could not save the message in {self.directory}: {exc}") from exc
         body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
+        # The text as it reads, beside the encoded message: links to follow by hand.
+        readable = path.with_suffix(".txt")
+        try:
+            readable.write_text(
+                f"To: {message['To']}\nSubject: {message['Subject']}\n\n{text}", encoding="utf-8"
+            )
+        except OSError as exc:
+            raise MailFailed(f"could not save the message in {self.directory}: {exc}") from exc
+        # The log's redaction hides the link's token: the .txt file has it.
         logger.info(
-            "mail (no CMS_SMTP_URL; saved to %s)\nTo: %s\nSubject: %s\n\n%s",
+            "mail (no CMS_SMTP_URL; saved to %s, its text to %s)\nTo: %s\nSubject: %s\n\n%s",
             path,
+            readable.name,
             message["To"],
             message["Subject"],
             text,

@@ -15,12 +15,13 @@ import logging
 import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
@@ -36,6 +37,11 @@ Clock = Callable[[], datetime]
 # over about a day, so a mail server down for a night still gets everything.
 RETRY_DELAYS: tuple[float, ...] = (10, 60, 300, 1800, 7200, 21600, 43200)
 JITTER = 0.2
+# Sent, skipped and failed messages are kept this long (what was sent, to whom, and why
+# one failed), then pruned a batch at a time by an idle worker, at most hourly.
+RETENTION = timedelta(days=30)
+PRUNE_EVERY_SECONDS = 3600
+PRUNE_BATCH = 500
 
 
 class MailWorker:
@@ -65,9 +71,13 @@ class MailWorker:
         """Send until ``stop`` is set, waiting at most ``poll_seconds`` between idle
         rounds (less when this process commits mail)."""
         last_failure = ""
+        pruned_at = 0.0
         while not stop.is_set():
             try:
                 busy = self.run_once()
+                if not busy and time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
+                    self.prune()
+                    pruned_at = time.monotonic()
                 last_failure = ""
             except Exception as exc:
                 busy = 0
@@ -85,6 +95,24 @@ class MailWorker:
         for mail_id in ids:
             self.deliver(mail_id, lease)
         return len(ids)
+
+    def prune(self, retention: timedelta = RETENTION) -> int:
+        """Delete finished messages older than ``retention``; how many (one batch)."""
+        cutoff = self.clock() - retention
+        with self.database.unit_of_work() as uow:
+            ids = uow.session.scalars(
+                select(QueuedMail.id)
+                .where(QueuedMail.status != MailStatus.PENDING, QueuedMail.created_at < cutoff)
+                .order_by(QueuedMail.id)
+                .limit(PRUNE_BATCH)
+            ).all()
+            if ids:
+                uow.session.execute(
+                    delete(QueuedMail)
+                    .where(QueuedMail.id.in_(ids))
+                    .execution_options(synchronize_session=False)
+                )
+            return len(ids)
 
     def _due(self) -> bool:
         now = self.clock()

@@ -194,18 +194,25 @@ def _forget(uow: UnitOfWork, user_id: int) -> None:
 @dataclass(frozen=True)
 class BeginEnrolment(Action[str]):
     """Open an enrolment for the acting user: a new seed, kept aside (not in force) until
-    a code from it confirms it. Returns the seed, to show."""
+    a code from it confirms it. Returns the seed, to show. With ``keep_open``, an
+    enrolment already open keeps its seed (the one an app may have scanned already)."""
 
     site_key: str
+    keep_open: bool = False
     name: ClassVar[str] = "two_factor_begin"
 
     def __call__(self, uow: UnitOfWork) -> str:
         user = _acting_user(uow)
-        secret = codes.new_secret()
         credential = uow.session.get(TwoFactorCredential, user.id, with_for_update=True)
         if credential is None:
             credential = TwoFactorCredential(user_id=user.id)
             uow.session.add(credential)
+        elif self.keep_open and credential.pending_secret is not None:
+            try:
+                return codes.unseal_secret(credential.pending_secret, self.site_key)
+            except Unsealable:
+                pass  # sealed under an earlier site key: a new one below
+        secret = codes.new_secret()
         credential.pending_secret = codes.seal_secret(secret, self.site_key)
         uow.session.flush()
         return secret

@@ -301,6 +301,20 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("apikey_create", "POST"): refused_write,
     ("apikey_revoke", "POST"): refused_write,
     ("apikey_rotate", "POST"): refused_write,
+    # Mailed links: the pages they open need no sign-in and show no one's rows; inviting
+    # is admins' only; changing one's email is one's own.
+    ("password_reset", "GET"): harmless,
+    ("password_reset", "POST"): harmless,
+    ("password_reset_confirm", "GET"): harmless,
+    ("password_reset_confirm", "POST"): harmless,
+    ("invitations", "GET"): refused,
+    ("invite", "POST"): refused_write,
+    ("invitation_revoke", "POST"): refused_write,
+    ("invitation_accept", "GET"): harmless,
+    ("invitation_accept", "POST"): harmless,
+    ("email_change", "POST"): harmless,
+    ("email_change_confirm", "GET"): harmless,
+    ("email_change_confirm", "POST"): harmless,
     ("details", "GET"): ALL_REFUSED,
     ("delete", "DELETE"): WRITES_REFUSED,
     ("create", "GET"): {**ALL_REFUSED, "article": form_without_author},
@@ -414,6 +428,12 @@ def probes(
             yield Probe("POST", url, [("name", "Ann Renamed")])
         elif name == "password":
             yield Probe("POST", url, [("current_password", "a guess"), ("password", "x" * 20)])
+        elif name == "invite":
+            yield Probe("POST", url, [("email", "mallory@example.com"), ("role", "admin")])
+        elif name == "invitation_revoke":
+            yield Probe("POST", url, [("invitation_id", "1")])
+        elif name == "email_change":
+            yield Probe("POST", url, [("new_email", OTHER_EMAIL), ("current_password", "a guess")])
         else:
             yield Probe(method, url, [] if method == "POST" else None)
         if "{pk" not in path and name not in ("confirm", "act", "delete"):

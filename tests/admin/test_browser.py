@@ -705,3 +705,35 @@ def test_setting_up_two_factor_then_signing_in_with_password_and_code(
     page.click("button[type=submit]")
     page.wait_for_url("**/admin/")
     expect(page.locator(".cms-account")).to_contain_text("Tove Factor")
+
+
+def test_the_policy_walks_an_editor_through_setting_up_two_factor_at_sign_in(
+    page: Page, make_user: UserFactory, database: Database
+) -> None:
+    admin = make_user(role=Role.ADMIN)
+    sign_in(page, admin.email)
+    page.goto("/admin/two-factor")
+    page.check("input[name=required_for][value=staff]")
+    with page.expect_navigation():
+        page.click("button:has-text('Save')")
+    with page.expect_navigation():
+        page.click("text=Sign out")
+
+    editor = make_user(role=Role.EDITOR, name="Eda Enrolled")
+    page.fill("input[name=username]", editor.email)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/login/enrol")
+    expect(page.locator(".cms-qr svg")).to_be_visible()
+    secret = page.locator(".cms-totp-secret").inner_text().replace(" ", "")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    with page.expect_navigation():
+        page.click("button:has-text('Turn on two-factor sign-in')")
+    assert len(set(page.locator(".cms-recovery-codes").inner_text().split())) == 10
+    with page.expect_navigation():
+        page.click("text=I have saved them")
+    page.wait_for_url("**/admin/account")
+    expect(page.locator(".cms-two-factor-state")).to_contain_text("On:")
+    expect(page.locator(".cms-account")).to_contain_text("Eda Enrolled")
+    with database.sessionmaker() as session:
+        assert twofactor.has_second_factor(editor.id, session)

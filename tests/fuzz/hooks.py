@@ -9,7 +9,8 @@ nothing more (every other refusal of schema-valid input fails the test):
 - A made-up ``cursor`` is not one the server signed (422, by design: tests/articles test
   forged cursors); ``skip`` beside one is refused too. A made-up ``current_password`` is
   wrong, a made-up ``reassign_to`` names no other user, a made-up ``cover_image_id`` no
-  image of the caller's (422 naming that field). A made-up
+  image of the caller's, a made-up ``token`` no reset link the server sent (422 naming
+  that field). A made-up
   ``If-Match`` names no current version (412). A ``published_at`` is refused for a draft
   (a draft has no publication time) and for scheduling when it is not in the future: both
   depend on the article's state and the clock. A webhook's ``url`` is refused unless its
@@ -41,6 +42,8 @@ STATEFUL_FIELDS = {
     "url",
     "file",
     "cover_image_id",
+    # A made-up password-reset token is not one the server signed.
+    "token",
 }
 
 

@@ -276,6 +276,7 @@ def test_the_policy_walks_staff_through_enrolment_before_anything_else(
     )
     assert shown.status_code == 200 and "recovery codes" in shown.text
     assert signed_in_to_back_office(browser)
+    assert actions(database, editor.id) == ["password_accepted", "two_factor_enrol", "login"]
 
     # An author is not staff: the policy "staff" leaves them be.
     author = make_user()
@@ -345,3 +346,21 @@ def test_an_admin_resets_from_the_user_page_not_their_own(
     other = enrol(make_user())
     with pytest.raises(Exception, match="Only an admin"):
         database.run(twofactor.ResetTwoFactor(user_id=other.user.id), actor=editor, origin=ORIGIN)
+
+
+def test_guessing_codes_to_turn_it_off_is_throttled(
+    browser: httpx.Client, make_user: UserFactory, enrol: Enrol, database: Database
+) -> None:
+    """A session left open must not become a way to guess a code (or the password)."""
+    enrolled = enrol(make_user(role=Role.EDITOR))
+    admin_login(browser, enrolled.user.email)
+    enter_code(browser, browser.get("/admin/login/code"), enrolled.code())
+    wrong = "000000" if enrolled.code(0) != "000000" else "111111"
+    for _ in range(5):
+        off = form_on(browser.get("/admin/account"), "/admin/account/two-factor/disable")
+        post_form(browser, off.action, off.with_changes(code=wrong))
+    off = form_on(browser.get("/admin/account"), "/admin/account/two-factor/disable")
+    post_form(browser, off.action, off.with_changes(code="", password=DEFAULT_PASSWORD))
+    assert "Too many attempts" in browser.get("/admin/account").text
+    with database.sessionmaker() as session:
+        assert twofactor.has_second_factor(enrolled.user.id, session)

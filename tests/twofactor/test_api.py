@@ -1,6 +1,8 @@
 """``POST /auth/token`` for accounts with two-factor sign-in: the code is required too."""
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pyotp
@@ -11,7 +13,7 @@ from cms.db import Database
 from cms.roles import Role
 from cms.twofactor import service as twofactor
 from cms.twofactor.models import RecoveryCode, TwoFactorCredential
-from tests.conftest import DEFAULT_PASSWORD, UserFactory
+from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory
 from tests.twofactor.conftest import ORIGIN, Enrol
 
 
@@ -145,3 +147,21 @@ def test_the_secret_is_stored_sealed_not_in_base32(
     assert len(digests) == 10
     for code in enrolled.recovery_codes:
         assert all(code not in digest and code.replace("-", "") not in digest for digest in digests)
+
+
+def test_one_code_sent_in_several_requests_at_once_gets_one_token(
+    live_server: LiveServer, make_user: UserFactory, enrol: Enrol
+) -> None:
+    enrolled = enrol(make_user())
+    code = enrolled.code()
+    data = {"username": enrolled.user.email, "password": DEFAULT_PASSWORD, "otp": code}
+    start = threading.Barrier(4)
+
+    def attempt(_: int) -> int:
+        with httpx.Client(base_url=live_server.url, timeout=30) as client:
+            start.wait()
+            return client.post("/auth/token", data=data).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = sorted(pool.map(attempt, range(4)))
+    assert answers == [200, 401, 401, 401]
