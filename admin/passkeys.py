@@ -109,10 +109,34 @@ class PasskeyPages:
 
     @login_required
     async def registration_options(self, request: Request) -> Response:
+        """The options for a new passkey, once the current password is confirmed."""
+        user = _signed_in(request)
         rp = self._relying_party(request)
         if isinstance(rp, Response):
             return rp
-        secret = request.app.state.settings.secret
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        password = body.get("password") if isinstance(body, dict) else None
+        if not isinstance(password, str) or not password:
+            return _refused("Enter your current password to add a passkey.")
+        database = self._database(request)
+        settings: Settings = request.app.state.settings
+        origin = admin_origin(request)
+        try:
+            await to_thread.run_sync(
+                lambda: passkeys.confirm_password(
+                    database, user_id=user.id, password=password, origin=origin, settings=settings
+                )
+            )
+        except TooManyAttempts as exc:
+            return _refused(f"{exc.message} (in {exc.retry_after} seconds).", 429)
+        except DomainError as exc:
+            return _refused(exc.message)
+        except OperationalError:
+            return _refused(UNAVAILABLE, 503)
+        secret = settings.secret
         try:
             ceremony = await self.pages._view("user").run_as_actor(
                 request, passkeys.BeginRegistration(rp=rp, secret=secret)

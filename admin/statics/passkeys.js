@@ -74,8 +74,10 @@
     register.addEventListener("submit", function (event) {
       event.preventDefault();
       var name = register.querySelector('input[name="name"]').value;
+      var password = register.querySelector('input[name="password"]');
       registerState.textContent = "Follow your browser's prompt…";
-      post(register.getAttribute("data-options-url")).then(function (options) {
+      post(register.getAttribute("data-options-url"), { password: password.value }).then(function (options) {
+        password.value = "";
         options.challenge = toBytes(options.challenge);
         options.user.id = toBytes(options.user.id);
         options.excludeCredentials = descriptors(options.excludeCredentials);

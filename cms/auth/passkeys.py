@@ -54,13 +54,13 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from cms import metrics, permissions
+from cms import metrics, permissions, security
 from cms.actions import Action
 from cms.actors import Origin
 from cms.audit import service as audit
 from cms.auth import throttle
 from cms.auth.models import Passkey, PasskeyChallenge
-from cms.auth.service import TOO_MANY_LOGINS, client_key, count_attempt
+from cms.auth.service import TOO_MANY_LOGINS, client_key, count_attempt, password_check_limits
 from cms.auth.throttle import Limit
 from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
@@ -211,6 +211,25 @@ def passkeys_of(session: Session, user_id: int) -> list[Passkey]:
 
 
 # Registering
+
+
+NOT_CONFIRMED = "That is not your current password"
+
+
+def confirm_password(
+    database: Database, *, user_id: int, password: str, origin: Origin, settings: Settings
+) -> None:
+    """Check the account's current password before a passkey is added: a browser left
+    signed in (or a stolen session) must not become a way in that outlives a new
+    password. Each check counts like a sign-in (:class:`~cms.errors.TooManyAttempts`);
+    :class:`InvalidInput` naming ``password`` when it is wrong."""
+    count_attempt(database, password_check_limits(settings, user_id, origin.address), origin)
+    # The slow hash runs outside any transaction.
+    with database.reading() as session:
+        hashed = session.scalar(select(User.hashed_password).where(User.id == user_id))
+    matches, _ = security.verify_password(password, hashed)
+    if not matches:
+        raise InvalidInput("password", NOT_CONFIRMED)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from cms.auth.models import Passkey
 from cms.db import Database
 from cms.roles import Role
 from tests.admin.test_browser import chromium, page, sign_in, site
-from tests.conftest import UserFactory
+from tests.conftest import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.browser
 __all__ = ["chromium", "page", "site"]  # the fixtures this module borrows
@@ -69,6 +69,7 @@ def test_a_passkey_made_on_the_account_page_signs_in_without_a_password(
     expect(content.locator("#sessions")).to_be_visible()
     assert page.locator(".card").count() == content.locator(".card").count()
     page.fill("#passkey-name", "Work laptop")
+    page.fill("#passkey-password", DEFAULT_PASSWORD)
     with page.expect_navigation(url="**/admin/account"):
         page.click("text=Add a passkey")
     expect(page.locator(".cms-passkeys")).to_contain_text("Work laptop")
@@ -116,6 +117,7 @@ def test_a_removed_passkey_no_longer_signs_in(
     sign_in(page, author.email)
     page.goto("/admin/account")
     page.fill("#passkey-name", "Old phone")
+    page.fill("#passkey-password", DEFAULT_PASSWORD)
     with page.expect_navigation(url="**/admin/account"):
         page.click("text=Add a passkey")
     with page.expect_navigation(url="**/admin/account"):

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from cms.audit.models import AuditEntry
-from cms.auth.models import Passkey, StaffSession
+from cms.auth.models import Passkey, PasskeyChallenge, StaffSession
 from cms.db import Database
 from cms.roles import Role
 from cms.users.models import User
 from tests.admin.browser_forms import csrf_token_on, form_on, post_form
 from tests.admin.conftest import signed_in
 from tests.auth.soft_authenticator import SoftAuthenticator
-from tests.conftest import LiveServer, UserFactory
+from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory
 
 
 @pytest.fixture
@@ -51,7 +51,9 @@ def post_json(client: httpx.Client, page: str, url: str, body: Any = None) -> ht
 
 
 def add_passkey(client: httpx.Client, device: SoftAuthenticator, name: str) -> None:
-    options = post_json(client, "/admin/account", "/admin/account/passkeys/options")
+    options = post_json(
+        client, "/admin/account", "/admin/account/passkeys/options", {"password": DEFAULT_PASSWORD}
+    )
     assert options.status_code == 200, options.text
     answer = post_json(
         client,
@@ -135,3 +137,17 @@ def test_an_admin_removes_someones_passkey_from_their_page(
         ).all()
         assert (entry.actor_id, entry.object_id) == (admin.id, writer.id)
         assert session.get(User, writer.id) is not None
+
+
+def test_adding_a_passkey_needs_the_current_password(
+    clients: list[httpx.Client], make_user: UserFactory, database: Database
+) -> None:
+    """A browser left signed in is not enough to add a way in that outlives a new
+    password."""
+    client = signed_in(clients[0], make_user())
+    for body in ({}, {"password": "not the password"}):
+        answer = post_json(client, "/admin/account", "/admin/account/passkeys/options", body)
+        assert answer.status_code == 400
+        assert "password" in answer.json()["error"]
+    with database.sessionmaker() as session:
+        assert session.scalars(select(PasskeyChallenge)).all() == []
