@@ -260,7 +260,12 @@ class StaffAuthentication(AuthenticationBackend):
         if isinstance(token, str):
             origin = admin_origin(request)
             await to_thread.run_sync(
-                lambda: self.database.run(lambda uow: staff_sessions.end(uow, token), origin=origin)
+                lambda: self.database.run(
+                    lambda uow: staff_sessions.end(uow, token),
+                    # Signing out is recorded as done by whoever the session was for.
+                    actor=lambda session: staff_sessions.owner(session, token),
+                    origin=origin,
+                )
             )
         request.session.clear()
         return False  # SQLAdmin then sends the browser to the login page

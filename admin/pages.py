@@ -32,6 +32,7 @@ from admin.auth import (
     keep_signed_in,
 )
 from admin.forms import FollowsRule
+from admin.sign_ins import sign_ins_context
 from admin.two_factor import account_two_factor
 from admin.views import AdminError, ServiceModelView, export_cell
 from cms.auth import staff_sessions
@@ -162,6 +163,7 @@ class Pages:
                 "password_form": password_form,
                 "user": user,
                 "two_factor": two_factor,
+                **await sign_ins_context(request, user.id),
             },
             status_code=status_code,
         )

@@ -24,6 +24,8 @@ from admin.integrations import IntegrationPages
 from admin.links import render_with_paths
 from admin.media import MediaPages
 from admin.pages import Pages
+from admin.passkeys import PasskeyPages
+from admin.sign_ins import SignInPages
 from admin.tags import TagAdmin, TagSuggestions
 from admin.trash import TrashAdmin
 from admin.two_factor import TwoFactorPages
@@ -144,6 +146,7 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         Route("/account/password", pages.change_password, methods=["POST"], name="password"),
         *_two_factor_routes(two_factor),
         *_integration_routes(integrations),
+        *_sign_in_routes(PasskeyPages(pages), SignInPages(pages)),
         *_account_link_routes(links),
         Route("/{identity}/export/{export_type}", pages.export, methods=["GET"], name="export"),
         Route("/{identity}/confirm", pages.confirm, methods=["GET"], name="confirm"),
@@ -202,6 +205,47 @@ def _integration_routes(pages: IntegrationPages) -> list[BaseRoute]:
         ),
         Route(
             f"{keys}/{{key_id}}/rotate", pages.rotate_key, methods=["POST"], name="apikey_rotate"
+        ),
+    ]
+
+
+def _sign_in_routes(passkeys: PasskeyPages, sign_ins: SignInPages) -> list[BaseRoute]:
+    mine = "/account/sessions"
+    theirs = "/user/{pk}/sessions"
+    return [
+        Route(
+            "/login/passkey/options",
+            passkeys.sign_in_options,
+            methods=["POST"],
+            name="passkey_sign_in_options",
+        ),
+        Route("/login/passkey", passkeys.sign_in, methods=["POST"], name="passkey_sign_in"),
+        Route(
+            "/account/passkeys/options",
+            passkeys.registration_options,
+            methods=["POST"],
+            name="passkey_options",
+        ),
+        Route("/account/passkeys", passkeys.register, methods=["POST"], name="passkey_add"),
+        Route(
+            "/account/passkeys/{passkey_id}/remove",
+            passkeys.remove,
+            methods=["POST"],
+            name="passkey_remove",
+        ),
+        Route(
+            f"{mine}/others/end",
+            sign_ins.end_own_others,
+            methods=["POST"],
+            name="sessions_end_others",
+        ),
+        Route(f"{mine}/{{session_id}}/end", sign_ins.end_own, methods=["POST"], name="session_end"),
+        Route(f"{theirs}/end", sign_ins.end_users_all, methods=["POST"], name="user_sessions_end"),
+        Route(
+            f"{theirs}/{{session_id}}/end",
+            sign_ins.end_users,
+            methods=["POST"],
+            name="user_session_end",
         ),
     ]
 

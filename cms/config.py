@@ -4,6 +4,7 @@ import contextlib
 import email.utils
 import ipaddress
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Iterable
@@ -63,6 +64,9 @@ def address_in(address: str | None, networks: Iterable[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
+HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
 class Settings(BaseSettings):
     """Every knob the server, the back office and the CLI share."""
 
@@ -103,6 +107,11 @@ class Settings(BaseSettings):
     # The site's public address, for the absolute links in feeds and sitemaps (e.g.
     # https://example.com). Unset: the address each request was made to.
     site_url: str | None = None
+    # The WebAuthn relying party id passkeys are bound to: a host name such as
+    # example.com (passkeys then work on it and every subdomain, e.g. admin.example.com).
+    # Unset: CMS_SITE_URL's host when the back office is served under it, else the host
+    # the back office is served on. Changing it later strands every registered passkey.
+    webauthn_rp_id: str | None = None
     # Origins whose scripts may call the API from a browser (comma-separated, e.g.
     # https://www.example.com). Empty: none. "*" allows any origin, never with credentials.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -218,6 +227,19 @@ class Settings(BaseSettings):
                     f"CMS_{str(info.field_name).upper()} must be addresses or networks, "
                     f"comma-separated: {exc}"
                 ) from None
+        return value
+
+    @field_validator("webauthn_rp_id")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower().rstrip(".")
+        if not HOST_NAME.fullmatch(value):
+            raise ValueError(
+                f"CMS_WEBAUTHN_RP_ID must be a host name like example.com (no scheme, port "
+                f"or path), not {value!r}"
+            )
         return value
 
     @field_validator("smtp_url")

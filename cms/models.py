@@ -12,7 +12,7 @@ from cms.articles.models import (
     article_tags,
 )
 from cms.audit.models import AuditEntry
-from cms.auth.models import RateLimit, StaffSession
+from cms.auth.models import Passkey, PasskeyChallenge, RateLimit, StaffSession
 from cms.db import Base
 from cms.mail.models import QueuedMail
 from cms.media.models import MediaAsset
@@ -32,6 +32,8 @@ __all__ = [
     "Base",
     "MediaAsset",
     "OutboxEvent",
+    "Passkey",
+    "PasskeyChallenge",
     "QueuedMail",
     "RateLimit",
     "RecoveryCode",

@@ -145,6 +145,14 @@ def can_use_back_office(user: Actor | None) -> bool:
     return user is not None and user.is_active
 
 
+def can_manage_sign_ins(user: Actor | None, owner_id: int) -> bool:
+    """Who sees and ends an account's sessions and removes its passkeys: the account
+    itself, and admins for anyone's."""
+    if is_admin(user):
+        return True
+    return user is not None and user.is_active and user.id is not None and user.id == owner_id
+
+
 # The editorial record
 
 

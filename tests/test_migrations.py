@@ -324,3 +324,74 @@ def test_two_factor_tables_come_and_go_on_a_populated_database(
         assert migrations.schema_problem(database.engine) is None
     finally:
         database.dispose()
+
+
+PASSKEYS = "7e0a5b1c3d45"
+
+
+def test_passkeys_come_and_go_on_a_populated_database(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """The passkey tables arrive beside existing accounts and sessions, hold rows, and
+    leave without taking anything else along."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, f"{PASSKEYS}-1")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                    "session_version, created_at, updated_at) VALUES (3, 'pk@example.com', "
+                    "'P', 'editor', 1, 'x', 2, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO staff_sessions (id, user_id, created_at, expires_at, "
+                    "last_seen_at, address, user_agent) VALUES ('s', 3, '2026-01-01 00:00:00', "
+                    "'2026-01-01 08:00:00', '2026-01-01 00:00:00', '192.0.2.1', 'Firefox')"
+                )
+            )
+        migrations.upgrade(url)
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO passkeys (id, user_id, credential_key, credential_id, "
+                    "public_key, sign_count, transports, name, created_at) VALUES (1, 3, "
+                    ":key, 'cred', :public_key, 4294967295, 'internal', 'Laptop', "
+                    "'2026-01-02 00:00:00')"
+                ),
+                {"key": "k" * 64, "public_key": b"\xa5\x01\x02"},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO passkey_challenges (id, purpose, user_id, expires_at) "
+                    "VALUES (:id, 'register', 3, '2026-01-02 00:05:00')"
+                ),
+                {"id": "c" * 64},
+            )
+        with database.engine.connect() as connection:
+            # The largest count an authenticator can report fits.
+            assert connection.execute(
+                text("SELECT sign_count, public_key FROM passkeys")
+            ).one() == (
+                4294967295,
+                b"\xa5\x01\x02",
+            )
+
+        migrations.downgrade(url, f"{PASSKEYS}-1")
+        tables = set(inspect(database.engine).get_table_names())
+        assert not {"passkeys", "passkey_challenges"} & tables
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT email, session_version FROM users")).one() == (
+                "pk@example.com",
+                2,
+            )
+            assert connection.execute(text("SELECT id FROM staff_sessions")).scalars().all() == [
+                "s"
+            ]
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()

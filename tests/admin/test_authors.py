@@ -20,8 +20,11 @@ from sqlalchemy import select
 from starlette.routing import Mount, Route
 
 from admin.views import ServiceModelView
+from cms.actors import Origin
 from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag, TrashedArticle
 from cms.audit.models import AuditEntry
+from cms.auth import staff_sessions
+from cms.auth.models import Passkey, StaffSession
 from cms.db import Base, Database, utcnow
 from cms.roles import Role
 from cms.users.models import User
@@ -49,6 +52,8 @@ class World:
     trashed: int
     entry: int
     tag: int
+    session: str  # B's back-office session, as the sessions list names it
+    passkey: int
 
     def targets(self, identity: str) -> list[int]:
         """B's rows of the view ``identity``, for routes that name a row."""
@@ -93,7 +98,36 @@ def world(
         )
         tag = session.scalar(select(Tag.id).where(Tag.name == f"{SECRET} plans"))
     assert entry is not None and tag is not None
-    return World(me, other, mine, draft, published, trashed, entry, tag)
+    token = database.run(
+        lambda uow: staff_sessions.start(
+            uow, user=other, origin=Origin(surface="admin"), user_agent="Firefox"
+        )
+    )
+    with database.sessionmaker.begin() as session:
+        passkey = Passkey(
+            user_id=other.id,
+            credential_key="b" * 64,
+            credential_id="b-credential",
+            public_key=b"key",
+            sign_count=3,
+            name=f"{SECRET} phone",
+            created_at=utcnow(),
+        )
+        session.add(passkey)
+        session.flush()
+        passkey_id = passkey.id
+    return World(
+        me,
+        other,
+        mine,
+        draft,
+        published,
+        trashed,
+        entry,
+        tag,
+        staff_sessions.session_id(token),
+        passkey_id,
+    )
 
 
 def others_state(database: Database, me: User) -> dict[str, Any]:
@@ -115,6 +149,8 @@ def others_state(database: Database, me: User) -> dict[str, Any]:
         ),
         "trash": rows(TrashedArticle),
         "users": rows(User, User.id != me.id),
+        "sessions": rows(StaffSession, StaffSession.user_id != me.id),
+        "passkeys": rows(Passkey, Passkey.user_id != me.id),
         "my_articles": len(rows(Article, Article.author_id == me.id)),
     }
 
@@ -218,6 +254,16 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("account", "GET"): harmless,
     ("account", "POST"): harmless,
     ("password", "POST"): refused_write,
+    # Passkeys and sessions: one's own; B's passkey and session are sent back untouched.
+    ("passkey_sign_in_options", "POST"): harmless,
+    ("passkey_sign_in", "POST"): refused_write,
+    ("passkey_options", "POST"): harmless,
+    ("passkey_add", "POST"): refused_write,
+    ("passkey_remove", "POST"): refused_or_sent_back,
+    ("session_end", "POST"): refused_or_sent_back,
+    ("sessions_end_others", "POST"): harmless,
+    ("user_session_end", "POST"): refused,
+    ("user_sessions_end", "POST"): refused,
     # Two-factor: the sign-in's second step needs a pending sign-in (none here); one's
     # own set-up is one's own; the policy and someone else's reset are admins' only.
     ("login-code", "GET"): harmless,
@@ -332,6 +378,8 @@ def probes(
         app.state.back_office._find_model_view(identity) if identity else None
     )
     targets = world.targets(identity) if identity else [world.draft, world.published]
+    if name.startswith("user_session"):
+        targets = [world.other.id]
     actions = [action.name for action in view.row_actions] if view else []
     for pk in targets:
         url = "/admin" + _fill(
@@ -345,6 +393,8 @@ def probes(
             endpoint_id=pk,
             key_id=pk,
             delivery_id=pk,
+            session_id=world.session,
+            passkey_id=world.passkey,
         )
         if name in ("cms-statics", "statics"):
             file = "cms.css" if name == "cms-statics" else "css/main.css"
