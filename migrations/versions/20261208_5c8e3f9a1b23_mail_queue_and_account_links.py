@@ -6,7 +6,7 @@ sent by mail: password resets, invitations, email-change confirmations. New tabl
 nothing to backfill.
 
 Revision ID: 5c8e3f9a1b23
-Revises: 18f606c039de
+Revises: 8f1b6c2d4e56
 Create Date: 2026-12-08 03:10:08.045433
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import mysql
 import cms.db
 
 revision: str = "5c8e3f9a1b23"
-down_revision: str | Sequence[str] | None = "18f606c039de"
+down_revision: str | Sequence[str] | None = "8f1b6c2d4e56"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
