@@ -275,10 +275,10 @@ def test_the_policy_walks_staff_through_enrolment_before_anything_else(
     # The same secret on a reload: the app scanned a moment ago still matches.
     assert secret.group(1) in browser.get("/admin/login/enrol").text
     form = form_on(page, "/admin/login/enrol")
-    shown = post_form(
+    enrolled = post_form(
         browser, form.action, form.with_changes(code=pyotp.TOTP(secret.group(1)).now())
     )
-    assert shown.status_code == 200 and "recovery codes" in shown.text
+    assert enrolled.status_code == 200 and "recovery codes" in enrolled.text
     assert signed_in_to_back_office(browser)
     assert actions(database, editor.id) == ["password_accepted", "two_factor_enrol", "login"]
 
