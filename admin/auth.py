@@ -79,16 +79,19 @@ PENDING_ATTEMPTS = 5
 @dataclass(frozen=True)
 class PendingSignIn:
     """A browser whose password was right, owing a second factor: a ``code`` (TOTP or
-    recovery) or, where the policy requires one it has not got, ``enrol``-ment first."""
+    recovery), its ``passkey`` (the policy requires a second factor, and the user's is a
+    passkey), or, where the policy requires one it has not got, ``enrol``-ment first."""
 
     user_id: int
     session_version: int
-    step: Literal["code", "enrol"]
+    step: Literal["code", "passkey", "enrol"]
     expires_at: float
     attempts: int
 
 
-def begin_second_factor(request: Request, user: User, step: Literal["code", "enrol"]) -> None:
+def begin_second_factor(
+    request: Request, user: User, step: Literal["code", "passkey", "enrol"]
+) -> None:
     """Remember that ``user`` gave the right password and owes ``step``, for
     :data:`PENDING_LIFETIME_SECONDS`; this browser is signed in to nothing meanwhile."""
     request.session.clear()
@@ -120,7 +123,7 @@ def pending_second_factor(request: Request) -> PendingSignIn | None:
         pending = None
     if (
         pending is None
-        or pending.step not in ("code", "enrol")
+        or pending.step not in ("code", "passkey", "enrol")
         or pending.expires_at <= time.time()
         or pending.attempts >= PENDING_ATTEMPTS
     ):
@@ -217,8 +220,9 @@ class StaffAuthentication(AuthenticationBackend):
         if checked is None:
             return False
         user, step = checked
-        if step == "code":
-            begin_second_factor(request, user, "code")
+        if step in ("code", "passkey"):
+            # A passkey owed is asked for on the same page, which then offers only it.
+            begin_second_factor(request, user, step)
             return RedirectResponse(str(request.url_for("admin:login-code")), status_code=302)
         if step == "enrol":
             # The seed is made here, on the POST: the enrolment page only shows it.

@@ -88,6 +88,9 @@ class TwoFactorPages:
 
     async def login_code(self, request: Request) -> Response:
         found = await self._pending(request)
+        if found is not None and found[0].step == "passkey" and request.method == "GET":
+            # Owed: the account's passkey, whose sign-in (cms-passkey-sign-in) ends this.
+            return await self._render(request, "cms/login_code.html", {"passkey_only": True})
         if found is None or found[0].step != "code":
             if request.method == "POST":
                 return await self._render(

@@ -55,6 +55,7 @@ _STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
     errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
     errors.UnsupportedMediaType: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     errors.TooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
+    errors.LinkNoLongerWorks: status.HTTP_400_BAD_REQUEST,
 }
 
 

@@ -25,7 +25,7 @@ from cms.actors import Actor
 from cms.audit import service as audit
 from cms.auth import staff_sessions
 from cms.db import UnitOfWork, utcnow
-from cms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cms.errors import Conflict, InvalidInput, LinkNoLongerWorks, NotFound, PermissionDenied
 from cms.fields import EMAIL_MAX_LENGTH, Email, Name, Password, validated
 from cms.mail import queue as mail
 from cms.roles import Role
@@ -52,12 +52,9 @@ EMAIL_CHANGE_INVALID = (
 ALREADY_REGISTERED = "This email address already has an account"
 
 
-class LinkInvalid(InvalidInput):
-    """A link's token is unknown, expired, used, revoked or superseded: a 422 naming
-    ``token``, like any other input the server cannot accept."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("token", message)
+class LinkInvalid(LinkNoLongerWorks):
+    """A link's token is unknown, expired, used, revoked or superseded: 400, saying to
+    ask for a new link (a token is not a field the user could correct)."""
 
 
 def open_link(

@@ -32,6 +32,11 @@ CODE_NEEDED = (
 )
 WRONG_CODE = "Incorrect two-factor code"
 TOO_MANY_CODES = "Too many wrong two-factor codes; try again later"
+PASSKEY_ONLY = (
+    "This site requires two-factor sign-in for this account, and its second factor is a "
+    "passkey, which a token request cannot carry: set up an authenticator app in the "
+    "back office, or use an API key"
+)
 ENROL_FIRST = (
     "This site requires two-factor sign-in for this account: set it up by signing in "
     "to the back office first"
@@ -267,6 +272,8 @@ def sign_in_for_token(
         step = twofactor.next_step(session, user)
     if step == "enrol":
         raise AuthenticationFailed(ENROL_FIRST)
+    if step == "passkey":
+        raise AuthenticationFailed(PASSKEY_ONLY)
     if step == "code":
         if not otp or not otp.strip():
             raise AuthenticationFailed(CODE_NEEDED)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from cms import permissions, security
 from cms.actions import Action
 from cms.audit import service as audit
+from cms.auth.models import Passkey
 from cms.db import UnitOfWork, utcnow
 from cms.errors import InvalidInput, NotFound, PermissionDenied
 from cms.mail import queue as mail
@@ -34,7 +35,7 @@ POLICY_ID = 1
 WRONG_CODE = "That code is not right: enter the 6 digits your app shows now"
 NO_PENDING = "Start setting up two-factor sign-in again: that set-up is no longer open"
 Method = Literal["totp", "recovery_code"]
-NextStep = Literal["code", "enrol"]
+NextStep = Literal["code", "passkey", "enrol"]
 
 
 def has_second_factor(user_or_id: User | int, session: Session) -> bool:
@@ -63,13 +64,21 @@ def is_required_of(session: Session, user: User) -> bool:
     return requirement(session).applies_to(user.role)
 
 
+def has_passkey(user_or_id: User | int, session: Session) -> bool:
+    """Whether the user has registered a passkey (cms.auth.passkeys): a second factor
+    for the policy, since signing in with one proves both possession and the user."""
+    user_id = user_or_id if isinstance(user_or_id, int) else user_or_id.id
+    return session.scalar(select(Passkey.id).where(Passkey.user_id == user_id).limit(1)) is not None
+
+
 def next_step(session: Session, user: User) -> NextStep | None:
-    """What a sign-in with the right password still needs: a code, enrolment first (the
-    policy requires a second factor this user has not set up), or nothing."""
+    """What a sign-in with the right password still needs: a code; the user's passkey
+    (the policy requires a second factor and theirs is a passkey, not an app);
+    enrolment first (the policy requires one they have not set up); or nothing."""
     if has_second_factor(user, session):
         return "code"
     if is_required_of(session, user):
-        return "enrol"
+        return "passkey" if has_passkey(user, session) else "enrol"
     return None
 
 

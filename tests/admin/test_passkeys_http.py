@@ -15,9 +15,10 @@ from cms.audit.models import AuditEntry
 from cms.auth.models import Passkey, PasskeyChallenge, StaffSession
 from cms.db import Database
 from cms.roles import Role
+from cms.twofactor.service import SetTwoFactorPolicy
 from cms.users.models import User
 from tests.admin.browser_forms import csrf_token_on, form_on, post_form
-from tests.admin.conftest import signed_in
+from tests.admin.conftest import admin_login, signed_in
 from tests.auth.soft_authenticator import SoftAuthenticator
 from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory
 
@@ -151,3 +152,37 @@ def test_adding_a_passkey_needs_the_current_password(
         assert "password" in answer.json()["error"]
     with database.sessionmaker() as session:
         assert session.scalars(select(PasskeyChallenge)).all() == []
+
+
+def test_a_passkey_is_the_second_factor_a_policy_asks_of_its_owner(
+    clients: list[httpx.Client],
+    device: SoftAuthenticator,
+    make_user: UserFactory,
+    database: Database,
+) -> None:
+    """Where the site requires two factors of staff, an editor whose second factor is a
+    passkey is asked for it after the password (not sent to set up an app), and a token
+    request, which cannot carry a passkey, is refused saying why."""
+    editor = make_user(role=Role.EDITOR)
+    add_passkey(signed_in(clients[0], editor), device, "Laptop")
+    database.run(SetTwoFactorPolicy(required_for="staff"), actor=make_user(role=Role.ADMIN))
+    fresh = clients[1]
+    answer = admin_login(fresh, editor.email)
+    assert answer.status_code == 302 and answer.headers["location"].endswith("/admin/login/code")
+    # Nothing else opens meanwhile.
+    assert fresh.get("/admin/account").status_code in (302, 303, 401, 403)
+    page = fresh.get("/admin/login/code")
+    assert page.status_code == 200 and "Confirm with your passkey" in page.text
+    assert 'name="code"' not in page.text
+    options = post_json(fresh, "/admin/login/code", "/admin/login/passkey/options")
+    assert options.status_code == 200, options.text
+    signed = post_json(
+        fresh,
+        "/admin/login/code",
+        "/admin/login/passkey",
+        {"credential": device.assertion(options.text)},
+    )
+    assert signed.status_code == 200, signed.text
+    assert fresh.get("/admin/account").status_code == 200
+    token = fresh.post("/auth/token", data={"username": editor.email, "password": DEFAULT_PASSWORD})
+    assert token.status_code == 401 and "passkey" in token.json()["detail"]
