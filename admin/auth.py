@@ -4,13 +4,16 @@ Both defer to :mod:`cms.auth` and :mod:`cms.permissions`, the code the REST API 
 a rule changed there changes here too. Sessions live server-side
 (:mod:`cms.auth.staff_sessions`); the browser's cookie is signed, HttpOnly, ``Secure`` in
 production, expires with the session, and carries only the session's random token, the
-user's id and session version, and the CSRF token.
+user's id and session version, and the CSRF token; between a right password and the
+second factor, only a :class:`PendingSignIn` (no session yet).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from anyio import to_thread
 from sqladmin.authentication import AuthenticationBackend
@@ -21,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from admin.csrf import CSRFMiddleware, rotate_csrf_token
 from cms import permissions
@@ -33,6 +36,7 @@ from cms.auth.service import sign_in
 from cms.config import Settings
 from cms.db import Database
 from cms.errors import AuthenticationFailed, TooManyAttempts
+from cms.twofactor import service as twofactor
 from cms.users.models import User
 
 SESSION_COOKIE = "cms_admin"
@@ -64,6 +68,116 @@ def keep_signed_in(request: Request, user: User) -> None:
     request.session["version"] = user.session_version
 
 
+# The state between a right password and the second factor, in the signed session cookie.
+PENDING_KEY = "second_factor"
+PENDING_LIFETIME_SECONDS = 300
+# Codes one pending sign-in may try before the password is asked again (the database
+# throttle bounds guesses across cookies: an old copy of this one starts at 0 again).
+PENDING_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A browser whose password was right, owing a second factor: a ``code`` (TOTP or
+    recovery), its ``passkey`` (the policy requires a second factor, and the user's is a
+    passkey), or, where the policy requires one it has not got, ``enrol``-ment first."""
+
+    user_id: int
+    session_version: int
+    step: Literal["code", "passkey", "enrol"]
+    expires_at: float
+    attempts: int
+
+
+def begin_second_factor(
+    request: Request, user: User, step: Literal["code", "passkey", "enrol"]
+) -> None:
+    """Remember that ``user`` gave the right password and owes ``step``, for
+    :data:`PENDING_LIFETIME_SECONDS`; this browser is signed in to nothing meanwhile."""
+    request.session.clear()
+    rotate_csrf_token(request)
+    request.session[PENDING_KEY] = {
+        "user": user.id,
+        "version": user.session_version,
+        "step": step,
+        "until": time.time() + PENDING_LIFETIME_SECONDS,
+        "tries": 0,
+    }
+
+
+def pending_second_factor(request: Request) -> PendingSignIn | None:
+    """This browser's pending sign-in, unless it expired, used its attempts or was
+    tampered with (the cookie's signature covers it; anything malformed is dropped)."""
+    held = request.session.get(PENDING_KEY)
+    if not isinstance(held, dict):
+        return None
+    try:
+        pending = PendingSignIn(
+            user_id=int(held["user"]),
+            session_version=int(held["version"]),
+            step=held["step"],
+            expires_at=float(held["until"]),
+            attempts=int(held["tries"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        pending = None
+    if (
+        pending is None
+        or pending.step not in ("code", "passkey", "enrol")
+        or pending.expires_at <= time.time()
+        or pending.attempts >= PENDING_ATTEMPTS
+    ):
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return pending
+
+
+def count_second_factor_attempt(request: Request) -> int:
+    """One more code tried by this pending sign-in; returns how many are left."""
+    held = request.session.get(PENDING_KEY)
+    if not isinstance(held, dict):
+        return 0
+    tries = int(held.get("tries", 0)) + 1
+    request.session[PENDING_KEY] = {**held, "tries": tries}
+    return max(0, PENDING_ATTEMPTS - tries)
+
+
+def pending_user(database: Database, pending: PendingSignIn) -> User | None:
+    """The user of a pending sign-in, if their credentials are still those it began with
+    and they may still use the back office."""
+    with database.reading() as session:
+        user = session.get(User, pending.user_id)
+        if user is not None:
+            session.expunge(user)
+    if (
+        user is None
+        or user.session_version != pending.session_version
+        or not permissions.can_use_back_office(user)
+    ):
+        return None
+    return user
+
+
+async def establish_session(request: Request, user: User) -> None:
+    """Start ``user``'s back-office session in this browser: the one step every way of
+    signing in ends with (password alone, password and code, a passkey). Call it only
+    once every factor the account needs has been checked."""
+    database: Database = request.app.state.database
+    origin = admin_origin(request)
+    user_agent = request.headers.get("user-agent", "")
+    token = await to_thread.run_sync(
+        lambda: database.run(
+            lambda uow: staff_sessions.start(uow, user=user, origin=origin, user_agent=user_agent),
+            origin=origin,
+        )
+    )
+    # A fresh session: nothing from before sign-in (an attacker-planted cookie, an
+    # old CSRF token, a pending second factor) carries over.
+    request.session.clear()
+    rotate_csrf_token(request)
+    request.session.update({"sid": token, "user_id": user.id, "version": user.session_version})
+
+
 class LoginRefused(Exception):
     """Credentials were right but the account may not use the back office."""
 
@@ -92,28 +206,42 @@ class StaffAuthentication(AuthenticationBackend):
         self.settings = settings
 
     async def login(self, request: Request) -> Response | bool:
+        """The password step. ``True`` once signed in; a redirect to the second step when
+        the account has (or, by the site's policy, must set up) a second factor: the
+        session starts only after it (:func:`establish_session`)."""
         form = await request.form()
         email, password = str(form.get("username", "")), str(form.get("password", ""))
         origin = admin_origin(request)
-        user_agent = request.headers.get("user-agent", "")
         try:
-            signed_in = await to_thread.run_sync(self._sign_in, email, password, origin, user_agent)
+            checked = await to_thread.run_sync(self._sign_in, email, password, origin)
         except LoginRefused:
             request.state.login_error = NOT_ALLOWED
             return False
-        if signed_in is None:
+        if checked is None:
             return False
-        token, user = signed_in
-        # A fresh session: nothing from before sign-in (an attacker-planted cookie, an
-        # old CSRF token) carries over.
-        request.session.clear()
-        rotate_csrf_token(request)
-        request.session.update({"sid": token, "user_id": user.id, "version": user.session_version})
+        user, step = checked
+        if step in ("code", "passkey"):
+            # A passkey owed is asked for on the same page, which then offers only it.
+            begin_second_factor(request, user, step)
+            return RedirectResponse(str(request.url_for("admin:login-code")), status_code=302)
+        if step == "enrol":
+            # The seed is made here, on the POST: the enrolment page only shows it.
+            site_key = self.settings.secret
+            await to_thread.run_sync(
+                lambda: self.database.run(
+                    twofactor.BeginEnrolment(site_key=site_key, keep_open=True),
+                    actor=user,
+                    origin=origin,
+                )
+            )
+            begin_second_factor(request, user, "enrol")
+            return RedirectResponse(str(request.url_for("admin:login-enrol")), status_code=302)
+        await establish_session(request, user)
         return True
 
     def _sign_in(
-        self, email: str, password: str, origin: Origin, user_agent: str
-    ) -> tuple[str, User] | None:
+        self, email: str, password: str, origin: Origin
+    ) -> tuple[User, twofactor.NextStep | None] | None:
         try:
             user = sign_in(
                 self.database, email=email, password=password, origin=origin, settings=self.settings
@@ -127,18 +255,21 @@ class StaffAuthentication(AuthenticationBackend):
             ) from None
         if not permissions.can_use_back_office(user):
             raise LoginRefused
-        token = self.database.run(
-            lambda uow: staff_sessions.start(uow, user=user, origin=origin, user_agent=user_agent),
-            origin=origin,
-        )
-        return token, user
+        with self.database.reading() as session:
+            step = twofactor.next_step(session, user)
+        return user, step
 
     async def logout(self, request: Request) -> Response | bool:
         token = request.session.get("sid")
         if isinstance(token, str):
             origin = admin_origin(request)
             await to_thread.run_sync(
-                lambda: self.database.run(lambda uow: staff_sessions.end(uow, token), origin=origin)
+                lambda: self.database.run(
+                    lambda uow: staff_sessions.end(uow, token),
+                    # Signing out is recorded as done by whoever the session was for.
+                    actor=lambda session: staff_sessions.owner(session, token),
+                    origin=origin,
+                )
             )
         request.session.clear()
         return False  # SQLAdmin then sends the browser to the login page

@@ -32,6 +32,8 @@ from admin.auth import (
     keep_signed_in,
 )
 from admin.forms import FollowsRule
+from admin.sign_ins import sign_ins_context
+from admin.two_factor import account_two_factor
 from admin.views import AdminError, ServiceModelView, export_cell
 from cms.auth import staff_sessions
 from cms.auth.service import count_attempt, password_check_limits
@@ -103,6 +105,8 @@ class Pages:
                 {"error": UNAVAILABLE, "email": email},
                 status_code=503,
             )
+        if isinstance(signed_in, Response):  # on to the second factor
+            return signed_in
         if not signed_in:
             message = getattr(request.state, "login_error", None) or (
                 "Incorrect email or password."
@@ -142,16 +146,26 @@ class Pages:
                 else:
                     Flash.success(request, "Your name is saved.")
                     return RedirectResponse(str(request.url_for("admin:account")), 302)
-            return await self.render(
-                request,
-                "cms/account.html",
-                {"form": form, "password_form": password_form, "user": user},
-                status_code=400,
-            )
+            return await self._account_page(request, form, password_form, status_code=400)
+        return await self._account_page(request, form, password_form)
+
+    async def _account_page(
+        self, request: Request, form: NameForm, password_form: PasswordForm, status_code: int = 200
+    ) -> Response:
+        user = _signed_in(request)
+        database = self._view("user").database(request)
+        two_factor = await run_in_threadpool(account_two_factor, database, user)
         return await self.render(
             request,
             "cms/account.html",
-            {"form": form, "password_form": password_form, "user": user},
+            {
+                "form": form,
+                "password_form": password_form,
+                "user": user,
+                "two_factor": two_factor,
+                **await sign_ins_context(request, user.id),
+            },
+            status_code=status_code,
         )
 
     @login_required
@@ -174,15 +188,8 @@ class Pages:
                     request, "Your password is changed. Your other sessions are signed out."
                 )
                 return RedirectResponse(str(request.url_for("admin:account")), 302)
-        return await self.render(
-            request,
-            "cms/account.html",
-            {
-                "form": NameForm(data={"name": user.name}),
-                "password_form": password_form,
-                "user": user,
-            },
-            status_code=400,
+        return await self._account_page(
+            request, NameForm(data={"name": user.name}), password_form, status_code=400
         )
 
     async def _update_self(

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from admin.accounts import AccountPages
 from admin.audit import AuditAdmin, AuditPages
 from admin.auth import PolicyAuthorization, StaffAuthentication, current_user
 from admin.csrf import MAX_FORM_BYTES, csrf_token
@@ -23,10 +24,13 @@ from admin.integrations import IntegrationPages
 from admin.links import render_with_paths
 from admin.media import MediaPages
 from admin.pages import Pages
+from admin.passkeys import PasskeyPages
 from admin.previews import PreviewPages
+from admin.sign_ins import SignInPages
 from admin.site_settings import SiteSettingsPages
 from admin.tags import TagAdmin, TagSuggestions
 from admin.trash import TrashAdmin
+from admin.two_factor import TwoFactorPages
 from admin.views import AdminError, ArticleAdmin, UserAdmin
 from cms.config import Settings
 from cms.db import Database, utcnow
@@ -124,6 +128,8 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
     tags = TagSuggestions(pages)
     integrations = IntegrationPages(pages)
     previews = PreviewPages(pages)
+    two_factor = TwoFactorPages(pages)
+    links = AccountPages(pages)
     ours: list[BaseRoute] = [
         Route("/", editorial.dashboard, methods=["GET"], name="index"),
         Route("/article/preview", editorial.preview, methods=["POST"], name="preview"),
@@ -155,7 +161,10 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         Route("/logout", pages.logout, methods=["GET", "POST"], name="logout"),
         Route("/account", pages.account, methods=["GET", "POST"], name="account"),
         Route("/account/password", pages.change_password, methods=["POST"], name="password"),
+        *_two_factor_routes(two_factor),
         *_integration_routes(integrations),
+        *_sign_in_routes(PasskeyPages(pages), SignInPages(pages)),
+        *_account_link_routes(links),
         Route("/{identity}/export/{export_type}", pages.export, methods=["GET"], name="export"),
         Route("/{identity}/confirm", pages.confirm, methods=["GET"], name="confirm"),
         Route("/{identity}/act/{action}", pages.act, methods=["POST"], name="act"),
@@ -166,6 +175,24 @@ def _add_pages(admin: Admin, pages: Pages) -> None:
         if getattr(route, "name", None) not in replaced
     ]
     admin.admin.router.routes = ours + kept
+
+
+def _two_factor_routes(pages: TwoFactorPages) -> list[BaseRoute]:
+    mine = "/account/two-factor"
+    return [
+        Route("/login/code", pages.login_code, methods=["GET", "POST"], name="login-code"),
+        Route("/login/enrol", pages.login_enrol, methods=["GET", "POST"], name="login-enrol"),
+        Route(mine, pages.setup_page, methods=["GET"], name="two-factor"),
+        Route(f"{mine}/begin", pages.begin, methods=["POST"], name="two-factor-begin"),
+        Route(f"{mine}/confirm", pages.confirm, methods=["POST"], name="two-factor-confirm"),
+        Route(f"{mine}/disable", pages.disable, methods=["POST"], name="two-factor-disable"),
+        Route(f"{mine}/recovery-codes", pages.regenerate, methods=["POST"], name="recovery-codes"),
+        Route("/two-factor", pages.policy, methods=["GET", "POST"], name="two-factor-policy"),
+        Route("/two-factor/user/{pk}", pages.user_page, methods=["GET"], name="two-factor-user"),
+        Route(
+            "/two-factor/user/{pk}/reset", pages.reset, methods=["POST"], name="two-factor-reset"
+        ),
+    ]
 
 
 def _integration_routes(pages: IntegrationPages) -> list[BaseRoute]:
@@ -195,6 +222,76 @@ def _integration_routes(pages: IntegrationPages) -> list[BaseRoute]:
         ),
         Route(
             f"{keys}/{{key_id}}/rotate", pages.rotate_key, methods=["POST"], name="apikey_rotate"
+        ),
+    ]
+
+
+def _sign_in_routes(passkeys: PasskeyPages, sign_ins: SignInPages) -> list[BaseRoute]:
+    mine = "/account/sessions"
+    theirs = "/user/{pk}/sessions"
+    return [
+        Route(
+            "/login/passkey/options",
+            passkeys.sign_in_options,
+            methods=["POST"],
+            name="passkey_sign_in_options",
+        ),
+        Route("/login/passkey", passkeys.sign_in, methods=["POST"], name="passkey_sign_in"),
+        Route(
+            "/account/passkeys/options",
+            passkeys.registration_options,
+            methods=["POST"],
+            name="passkey_options",
+        ),
+        Route("/account/passkeys", passkeys.register, methods=["POST"], name="passkey_add"),
+        Route(
+            "/account/passkeys/{passkey_id}/remove",
+            passkeys.remove,
+            methods=["POST"],
+            name="passkey_remove",
+        ),
+        Route(
+            f"{mine}/others/end",
+            sign_ins.end_own_others,
+            methods=["POST"],
+            name="sessions_end_others",
+        ),
+        Route(f"{mine}/{{session_id}}/end", sign_ins.end_own, methods=["POST"], name="session_end"),
+        Route(f"{theirs}/end", sign_ins.end_users_all, methods=["POST"], name="user_sessions_end"),
+        Route(
+            f"{theirs}/{{session_id}}/end",
+            sign_ins.end_users,
+            methods=["POST"],
+            name="user_session_end",
+        ),
+    ]
+
+
+def _account_link_routes(pages: AccountPages) -> list[BaseRoute]:
+    """Password reset, invitations and email changes (the pages mailed links open)."""
+    return [
+        Route("/password-reset", pages.forgot, methods=["GET", "POST"], name="password_reset"),
+        Route(
+            "/password-reset/confirm",
+            pages.reset,
+            methods=["GET", "POST"],
+            name="password_reset_confirm",
+        ),
+        Route("/invitations", pages.invitations, methods=["GET"], name="invitations"),
+        Route("/invitations/add", pages.invite, methods=["POST"], name="invite"),
+        Route(
+            "/invitations/revoke",
+            pages.revoke_invitation,
+            methods=["POST"],
+            name="invitation_revoke",
+        ),
+        Route("/invitation", pages.accept, methods=["GET", "POST"], name="invitation_accept"),
+        Route("/account/email", pages.change_email, methods=["POST"], name="email_change"),
+        Route(
+            "/account/email/confirm",
+            pages.confirm_email,
+            methods=["GET", "POST"],
+            name="email_change_confirm",
         ),
     ]
 

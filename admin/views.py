@@ -343,6 +343,15 @@ class UserAdmin(ServiceModelView, model=User):
     row_noun = "user"
 
     column_list: ClassVar = [User.email, User.name, User.role, User.is_active, User.created_at]
+
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        """Where the user is signed in, and their passkeys (for admins)."""
+        # Imported here: admin.sign_ins uses this module's AdminError.
+        from admin.sign_ins import sign_ins_context
+
+        pk = request.path_params.get("pk", "")
+        return await sign_ins_context(request, int(pk)) if str(pk).isdigit() else {}
+
     column_details_list: ClassVar = [
         User.id,
         User.email,

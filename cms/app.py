@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cms import __version__, errors, metrics, migrations
+from cms.accounts.router import router as accounts_router
 from cms.api_docs import install_api_docs
 from cms.articles.router import router as articles_router
 from cms.articles.router import tags_router, trash_router
@@ -63,6 +64,7 @@ _STATUS_FOR_ERROR: dict[type[errors.DomainError], int] = {
     errors.AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
     errors.UnsupportedMediaType: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     errors.TooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
+    errors.LinkNoLongerWorks: status.HTTP_400_BAD_REQUEST,
 }
 
 
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     app.include_router(auth_router)
+    app.include_router(accounts_router)
     app.include_router(users_router)
     app.include_router(articles_router)
     app.include_router(previews_router)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -23,6 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from cms import dumps, logs, migrations
+from cms.accounts import messages as _account_messages  # noqa: F401 (registers the composers)
+from cms.accounts import service as accounts
 from cms.actors import COMMAND_LINE, SYSTEM
 from cms.apikeys import service as apikeys
 from cms.articles import rerender
@@ -33,10 +36,12 @@ from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
 from cms.demo import seed_demo
 from cms.errors import ConfigurationError, DomainError
+from cms.mail.worker import MailWorker
 from cms.roles import Role
 from cms.serving import clean_exit_on_sigterm, shared_metrics_directory
 from cms.site_settings import service as site_settings
 from cms.site_settings.values import NavLink, defaults_from
+from cms.twofactor import service as twofactor
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
 from cms.users.models import User
@@ -141,8 +146,15 @@ def serve(
             help="Run a webhook dispatcher beside the server (off: run `cms webhooks run`)",
         ),
     ] = True,
+    send_mail: Annotated[
+        bool,
+        typer.Option(
+            "--mail/--no-mail",
+            help="Run a mail worker beside the server (off: run `cms mail run`)",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the API, /docs and the /admin back office (and deliver webhooks)."""
+    """Serve the API, /docs and the /admin back office (and deliver webhooks and mail)."""
     settings = _settings()  # refuse to start on bad settings before forking workers
     if not _is_loopback(host) and settings.environment == "development":
         typer.echo(
@@ -157,6 +169,7 @@ def serve(
         clean_exit_on_sigterm(),
         shared_metrics_directory(1 if reload else workers),
         _dispatching(settings, enabled=deliver_webhooks),
+        _mailing(settings, enabled=send_mail),
     ):
         uvicorn.run(
             "cms.asgi:build_app",
@@ -199,6 +212,31 @@ def _dispatching(settings: Settings, *, enabled: bool) -> Iterator[None]:
         stop.set()
         thread.join(timeout=settings.webhooks_timeout_seconds + 5)
         dispatcher.close()
+        database.dispose()
+
+
+@contextmanager
+def _mailing(settings: Settings, *, enabled: bool) -> Iterator[None]:
+    """A mail worker in a thread of this process while the block runs."""
+    if not enabled:
+        yield
+        return
+    database = _database(settings)
+    stop = threading.Event()
+    worker = MailWorker(database, settings)
+    thread = threading.Thread(
+        target=worker.run,
+        args=(stop,),
+        kwargs={"poll_seconds": settings.mail_poll_seconds},
+        name="mail-worker",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=worker.lease.total_seconds())
         database.dispose()
 
 
@@ -298,6 +336,22 @@ def changepassword(
             origin=COMMAND_LINE,
         )
     typer.echo(f"Password changed for {user.email}.")
+
+
+@app.command("reset-two-factor")
+def reset_two_factor(
+    email: Annotated[str, typer.Argument(help="The account's email")],
+) -> None:
+    """Switch off a user's two-factor sign-in (a lost phone, no recovery codes, no other
+    admin to do it in the back office); signs them out everywhere and emails them."""
+    settings = _settings()
+    with _opened(settings) as database:
+        with database.reading() as session:
+            user = users.get_user_by_email(session, email)
+        if user is None:
+            raise DomainError(f"no user with email {email!r}")
+        database.run(twofactor.ResetTwoFactor(user_id=user.id), actor=SYSTEM, origin=COMMAND_LINE)
+    typer.echo(f"Two-factor sign-in reset for {user.email}; they are signed out everywhere.")
 
 
 @app.command()
@@ -651,6 +705,57 @@ def webhooks_run(
             dispatcher.run(stop, poll_seconds=settings.webhooks_poll_seconds)
         except KeyboardInterrupt:
             stop.set()
+
+
+mail_app = typer.Typer(help="Outgoing mail: the worker that sends the queue.")
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("run")
+def mail_run(
+    once: Annotated[bool, typer.Option("--once", help="Send what is due now, then exit")] = False,
+) -> None:
+    """Send queued mail until stopped (SIGINT or SIGTERM). Run as many as you like."""
+    settings = _settings()
+    with _opened(settings) as database:
+        worker = MailWorker(database, settings)
+        if once:
+            handled = 0
+            while worked := worker.run_once():
+                handled += worked
+            typer.echo(f"Handled {handled} messages.")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda _signal, _frame: stop.set())
+        try:
+            worker.run(stop, poll_seconds=settings.mail_poll_seconds)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+@app.command()
+def invite(
+    email: Annotated[str, typer.Argument(help="Who to invite")],
+    role: Annotated[Role, typer.Option(help="The role their account gets")] = Role.AUTHOR,
+) -> None:
+    """Invite someone by email; they choose their name and password from the link."""
+    settings = _settings()
+    base = (settings.site_url or "http://127.0.0.1:8000").rstrip("/")
+    with _opened(settings) as database:
+        link = database.run(
+            accounts.Invite(
+                email=email,
+                role=role,
+                base=base,
+                lifetime=timedelta(days=settings.invitation_expire_days),
+            ),
+            actor=SYSTEM,
+            origin=COMMAND_LINE,
+        )
+    typer.echo(
+        f"Invited {link.email} as {role.value}; "
+        f"the link works until {link.expires_at:%Y-%m-%d %H:%M} UTC."
+    )
 
 
 apikey_app = typer.Typer(help="API keys for front ends and scripts.")

@@ -1,16 +1,18 @@
 """Settings, read once from the environment (prefix ``CMS_``) or a ``.env`` file."""
 
 import contextlib
+import email.utils
 import ipaddress
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import (
     Field,
@@ -60,6 +62,9 @@ def address_in(address: str | None, networks: Iterable[Network]) -> bool:
     except ValueError:
         return False
     return any(ip in network for network in networks)
+
+
+HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
 class Settings(BaseSettings):
@@ -113,6 +118,11 @@ class Settings(BaseSettings):
     # What the site calls itself until an admin sets it in the back office.
     site_name: str = Field(default="CMS", min_length=1, max_length=100)
     site_description: str = Field(default="The newest articles", max_length=300)
+    # The WebAuthn relying party id passkeys are bound to: a host name such as
+    # example.com (passkeys then work on it and every subdomain, e.g. admin.example.com).
+    # Unset: CMS_SITE_URL's host when the back office is served under it, else the host
+    # the back office is served on. Changing it later strands every registered passkey.
+    webauthn_rp_id: str | None = None
     # Origins whose scripts may call the API from a browser (comma-separated, e.g.
     # https://www.example.com). Empty: none. "*" allows any origin, never with credentials.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -164,6 +174,22 @@ class Settings(BaseSettings):
     media_s3_secret_access_key: SecretStr | None = None
     media_s3_path_style: bool = False
     media_s3_prefix: str = ""
+    # Outgoing mail (cms.mail): the SMTP server as a URL (see SmtpServer.parse), the
+    # From: address, and where messages go without a server (development: each one is
+    # logged and saved as an .eml file). Sent after the commit, retried; see docs.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "CMS <cms@localhost>"
+    mail_dir: Path = Path("./mail")
+    mail_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Password reset: a link lasts this long; requests are limited per address and per
+    # client in each window (past either: 429 with Retry-After).
+    password_reset_expire_minutes: int = Field(default=60, ge=1, le=60 * 24)
+    password_reset_max_per_address: int = Field(default=3, ge=1)
+    password_reset_max_per_client: int = Field(default=20, ge=1)
+    password_reset_window_seconds: int = Field(default=3600, ge=1)
+    # How long an invitation and an email-change confirmation stay open.
+    invitation_expire_days: int = Field(default=7, ge=1, le=90)
+    email_change_expire_hours: int = Field(default=24, ge=1, le=24 * 7)
     # Read by `cms createsuperuser` and `cms bootstrap` for unattended installs.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
@@ -242,6 +268,37 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("webauthn_rp_id")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower().rstrip(".")
+        if not HOST_NAME.fullmatch(value):
+            raise ValueError(
+                f"CMS_WEBAUTHN_RP_ID must be a host name like example.com (no scheme, port "
+                f"or path), not {value!r}"
+            )
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            SmtpServer.parse(value.get_secret_value())  # raises with what is wrong
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        _name, address = email.utils.parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError(
+                f"CMS_MAIL_FROM: {value!r} is not an address like "
+                "'Our site <noreply@example.com>' or noreply@example.com"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: object) -> object:
@@ -270,6 +327,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _links_in_mail_need_the_site(self) -> "Settings":
+        # Without it a link would be built from the Host header a request carried, and
+        # anyone could have a reset link for someone else's account point at their site.
+        if self.environment == "production" and self.smtp_url is not None and not self.site_url:
+            raise ValueError(
+                "CMS_SITE_URL must be set (e.g. https://example.com) when CMS_SMTP_URL is: "
+                "the links in the mail the CMS sends point there"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _hours_hold_minutes(self) -> "Settings":
         if self.write_rate_per_hour < self.write_rate_per_minute:
             raise ValueError(
@@ -288,6 +356,13 @@ class Settings(BaseSettings):
             revisions_published=self.revisions_keep_published,
             revisions_older_bytes=self.revisions_older_max_bytes,
         )
+
+    @property
+    def smtp_server(self) -> "SmtpServer | None":
+        """The SMTP server mail is sent through; ``None``: mail goes to ``mail_dir``."""
+        if self.smtp_url is None:
+            return None
+        return SmtpServer.parse(self.smtp_url.get_secret_value())
 
     @property
     def secret(self) -> str:
@@ -314,6 +389,72 @@ def frontend_pattern_problem(pattern: str) -> str | None:
             "and nothing else in braces"
         )
     return None
+
+
+SMTP_SECURITY = ("required", "opportunistic", "off")
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where and how outgoing mail is handed over (``CMS_SMTP_URL``).
+
+    ``smtp://user:password@host:587?starttls=required`` (the default: STARTTLS or no
+    sending; ``opportunistic`` uses it when offered; ``off`` never, for a relay on this
+    machine) or ``smtps://user:password@host:465`` (TLS from the first byte). The user
+    and password are percent-encoded; ``timeout`` (seconds) is optional."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: Literal["required", "opportunistic", "off"]
+    username: str | None
+    password: str | None = field(repr=False)
+    timeout: float
+
+    @classmethod
+    def parse(cls, url: str) -> "SmtpServer":
+        problem = "CMS_SMTP_URL"
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(
+                f"{problem} must start with smtp:// (STARTTLS) or smtps:// (implicit TLS), "
+                f"e.g. smtp://user:password@mail.example.com:587"
+            )
+        if not parts.hostname:
+            raise ValueError(f"{problem} names no host, e.g. smtp://mail.example.com:587")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 587)
+        except ValueError:
+            raise ValueError(f"{problem} has a port that is not a number from 1 to 65535") from None
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        unknown = set(params) - {"starttls", "timeout"}
+        if unknown:
+            raise ValueError(
+                f"{problem}: unknown parameter {sorted(unknown)[0]!r}; "
+                "the parameters are starttls and timeout"
+            )
+        starttls = params.get("starttls", "required" if parts.scheme == "smtp" else "off")
+        if starttls not in SMTP_SECURITY:
+            raise ValueError(f"{problem}: starttls must be required, opportunistic or off")
+        if parts.scheme == "smtps" and "starttls" in params:
+            raise ValueError(f"{problem}: smtps:// is TLS already; starttls is for smtp://")
+        try:
+            timeout = float(params.get("timeout", "10"))
+        except ValueError:
+            timeout = -1
+        if not 0 < timeout <= 300:
+            raise ValueError(f"{problem}: timeout must be seconds between 0 and 300")
+        if (parts.password is None) != (parts.username is None):
+            raise ValueError(f"{problem}: give both a user and a password, or neither")
+        return cls(
+            host=parts.hostname,
+            port=port,
+            implicit_tls=parts.scheme == "smtps",
+            starttls=starttls,  # type: ignore[arg-type]
+            username=unquote(parts.username) if parts.username is not None else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            timeout=timeout,
+        )
 
 
 def development_secret_key(path: Path) -> str:

@@ -76,6 +76,11 @@ class TooLarge(DomainError):
     """What was sent is larger than accepted (an upload past its size cap)."""
 
 
+class LinkNoLongerWorks(DomainError):
+    """A mailed link's token is unknown, forged, used, expired, revoked or superseded
+    (400: nothing the caller could correct in this request)."""
+
+
 class Busy(DomainError):
     """The server is doing as much of this work as it allows at once; retry after
     ``retry_after`` seconds. Nothing was changed."""

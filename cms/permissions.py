@@ -169,6 +169,14 @@ def can_use_back_office(user: Actor | None) -> bool:
     return user is not None and user.is_active
 
 
+def can_manage_sign_ins(user: Actor | None, owner_id: int) -> bool:
+    """Who sees and ends an account's sessions and removes its passkeys: the account
+    itself, and admins for anyone's."""
+    if is_admin(user):
+        return True
+    return user is not None and user.is_active and user.id is not None and user.id == owner_id
+
+
 # The editorial record
 
 
@@ -243,3 +251,34 @@ def visible_media(user: Actor | None) -> ColumnElement[bool]:
     if user is not None and user.is_active and user.id is not None:
         return MediaAsset.uploaded_by_id == user.id
     return false()
+
+
+# Two-factor sign-in
+
+
+def can_manage_own_two_factor(user: Actor | None) -> bool:
+    """Set up, replace or switch off one's own second factor: any account with a row."""
+    return user is not None and user.id is not None and user.is_active
+
+
+def can_reset_two_factor(user: Actor | None, target: User) -> bool:
+    """Switch off someone else's second factor (a lost phone): admins, for others (their
+    own is on their account page, behind a code or their password)."""
+    return is_admin(user) and user is not None and user.id != target.id
+
+
+def can_set_two_factor_policy(user: Actor | None) -> bool:
+    return is_admin(user)
+
+
+# Accounts managed by email
+
+
+def can_invite(user: Actor | None) -> bool:
+    """Invite someone by email with a role, list and revoke pending invitations: admins."""
+    return is_admin(user)
+
+
+def can_change_own_email(user: Actor | None, target: User) -> bool:
+    """Anyone may ask to change their own address; it changes once the new one confirms."""
+    return _is_self(user, target)

@@ -119,6 +119,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "login_lockout_seconds": 300,
         # Every test signs up from 127.0.0.1; the per-client limit has tests of its own.
         "signup_max_per_client": 10_000,
+        # Likewise every reset request (tests/accounts tests these limits).
+        "password_reset_max_per_client": 10_000,
+        "password_reset_max_per_address": 10_000,
         # Tests write fast as one account and read back every revision they made; the
         # write rate and the revision retention have tests of their own.
         "write_rate_per_minute": 1_000_000,

@@ -12,6 +12,7 @@ from cms import migrations, security
 from cms.articles.models import Article, ArticleRevision
 from cms.db import Database
 from cms.roles import Role
+from cms.twofactor import service as twofactor
 from cms.users.models import User
 from tests.conftest import ScratchDatabases
 
@@ -259,6 +260,137 @@ def test_article_counts_are_counted_from_a_populated_database(
         migrations.downgrade(url, f"{ARTICLE_COUNTS}-1")
         with database.engine.connect() as connection:
             assert connection.execute(text("SELECT COUNT(*) FROM articles")).scalar() == 4
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()
+
+
+TWO_FACTOR = "6d9f4a0b2c34"
+
+
+def test_two_factor_tables_come_and_go_on_a_populated_database(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """Upgrading keeps every account as it was and requires two-factor of nobody;
+    downgrading drops enrolments and codes, and nothing else."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, f"{TWO_FACTOR}-1")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                    "session_version, created_at, updated_at) VALUES "
+                    "(1, 'ed@example.com', 'Ed', 'editor', 1, 'x', 4, "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00'), "
+                    "(2, 'al@example.com', 'Al', 'admin', 1, 'y', 0, "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        migrations.upgrade(url)
+        with database.engine.begin() as connection:
+            assert connection.execute(
+                text("SELECT id, required_for FROM two_factor_policy")
+            ).all() == [(1, "nobody")]
+            connection.execute(
+                text(
+                    "INSERT INTO two_factor_credentials (user_id, secret, enabled_at) "
+                    "VALUES (1, 'v1:sealed', '2026-02-01 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO recovery_codes (user_id, digest, created_at) "
+                    "VALUES (1, :digest, '2026-02-01 00:00:00')"
+                ),
+                {"digest": "a" * 64},
+            )
+        with database.sessionmaker() as session:
+            ed = session.get(User, 1)
+            assert ed is not None and ed.session_version == 4
+            assert twofactor.has_second_factor(ed, session)
+            assert not twofactor.has_second_factor(2, session)
+
+        migrations.downgrade(url, f"{TWO_FACTOR}-1")
+        tables = set(inspect(database.engine).get_table_names())
+        assert not tables & {"two_factor_credentials", "recovery_codes", "two_factor_policy"}
+        with database.engine.connect() as connection:
+            assert connection.execute(
+                text("SELECT email, session_version FROM users ORDER BY id")
+            ).all() == [("ed@example.com", 4), ("al@example.com", 0)]
+        migrations.upgrade(url)
+        assert migrations.schema_problem(database.engine) is None
+    finally:
+        database.dispose()
+
+
+PASSKEYS = "7e0a5b1c3d45"
+
+
+def test_passkeys_come_and_go_on_a_populated_database(
+    scratch_databases: ScratchDatabases,
+) -> None:
+    """The passkey tables arrive beside existing accounts and sessions, hold rows, and
+    leave without taking anything else along."""
+    url = scratch_databases.create()
+    database = Database(url)
+    try:
+        migrations.upgrade(url, f"{PASSKEYS}-1")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, role, is_active, hashed_password, "
+                    "session_version, created_at, updated_at) VALUES (3, 'pk@example.com', "
+                    "'P', 'editor', 1, 'x', 2, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO staff_sessions (id, user_id, created_at, expires_at, "
+                    "last_seen_at, address, user_agent) VALUES ('s', 3, '2026-01-01 00:00:00', "
+                    "'2026-01-01 08:00:00', '2026-01-01 00:00:00', '192.0.2.1', 'Firefox')"
+                )
+            )
+        migrations.upgrade(url)
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO passkeys (id, user_id, credential_key, credential_id, "
+                    "public_key, sign_count, transports, name, created_at) VALUES (1, 3, "
+                    ":key, 'cred', :public_key, 4294967295, 'internal', 'Laptop', "
+                    "'2026-01-02 00:00:00')"
+                ),
+                {"key": "k" * 64, "public_key": b"\xa5\x01\x02"},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO passkey_challenges (id, purpose, user_id, expires_at) "
+                    "VALUES (:id, 'register', 3, '2026-01-02 00:05:00')"
+                ),
+                {"id": "c" * 64},
+            )
+        with database.engine.connect() as connection:
+            # The largest count an authenticator can report fits.
+            assert connection.execute(
+                text("SELECT sign_count, public_key FROM passkeys")
+            ).one() == (
+                4294967295,
+                b"\xa5\x01\x02",
+            )
+
+        migrations.downgrade(url, f"{PASSKEYS}-1")
+        tables = set(inspect(database.engine).get_table_names())
+        assert not {"passkeys", "passkey_challenges"} & tables
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT email, session_version FROM users")).one() == (
+                "pk@example.com",
+                2,
+            )
+            assert connection.execute(text("SELECT id FROM staff_sessions")).scalars().all() == [
+                "s"
+            ]
         migrations.upgrade(url)
         assert migrations.schema_problem(database.engine) is None
     finally:

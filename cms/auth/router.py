@@ -23,9 +23,15 @@ def login_for_access_token(
     settings: SettingsDep,
     origin: OriginDep,
 ) -> Token:
-    """Exchange an email (``username``) and password for a bearer token."""
-    user = service.sign_in(
-        database, email=form.username, password=form.password, origin=origin, settings=settings
+    """Exchange an email (``username``) and password for a bearer token; an account with
+    two-factor sign-in also sends its current code as ``otp`` (without it: 401 saying so)."""
+    user = service.sign_in_for_token(
+        database,
+        email=form.username,
+        password=form.password,
+        otp=form.otp,
+        origin=origin,
+        settings=settings,
     )
     token, expires_in = service.issue_access_token(user, settings=settings)
     return Token(access_token=token, expires_in=expires_in)

@@ -11,6 +11,12 @@ class LoginForm(BaseModel):
     username: str = Field(min_length=1, description="The account's email address")
     password: str = Field(min_length=1, json_schema_extra={"format": "password"})
     scope: str = ""
+    otp: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The 6-digit code from the account's authenticator app, or one of its "
+        "recovery codes: required for an account with two-factor sign-in",
+    )
 
 
 class Token(BaseModel):

@@ -17,6 +17,7 @@ from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import AuthenticationFailed, TooManyAttempts
 from cms.fields import EMAIL_MAX_LENGTH
+from cms.twofactor import service as twofactor
 from cms.users.models import User
 from cms.users.service import get_user_by_email, login_key
 
@@ -25,6 +26,21 @@ logger = logging.getLogger(__name__)
 LOGIN_FAILED = "Incorrect email or password"
 TOO_MANY = "Too many attempts; try again later"
 TOO_MANY_LOGINS = "Too many failed logins; try again later"
+CODE_NEEDED = (
+    "This account signs in with two factors: send the 6-digit code from its app "
+    "(or a recovery code) as the otp field with the password"
+)
+WRONG_CODE = "Incorrect two-factor code"
+TOO_MANY_CODES = "Too many wrong two-factor codes; try again later"
+PASSKEY_ONLY = (
+    "This site requires two-factor sign-in for this account, and its second factor is a "
+    "passkey, which a token request cannot carry: set up an authenticator app in the "
+    "back office, or use an API key"
+)
+ENROL_FIRST = (
+    "This site requires two-factor sign-in for this account: set it up by signing in "
+    "to the back office first"
+)
 
 
 def login_limits(settings: Settings, login: str, address: str | None) -> list[Limit]:
@@ -53,12 +69,39 @@ def signup_limits(settings: Settings, address: str | None) -> list[Limit]:
     return [Limit("signup-client", client_key(address), settings.signup_max_per_client, window)]
 
 
+def password_reset_limits(settings: Settings, email: str, address: str | None) -> list[Limit]:
+    """The limits on asking for a password reset: per address asked for (whether or not
+    it has an account, so the answer reveals nothing) and per client."""
+    window = timedelta(seconds=settings.password_reset_window_seconds)
+    return [
+        Limit("reset-address", login_key(email), settings.password_reset_max_per_address, window),
+        Limit("reset-client", client_key(address), settings.password_reset_max_per_client, window),
+    ]
+
+
 def password_check_limits(settings: Settings, user_id: int, address: str | None) -> list[Limit]:
     """The limit on "current password" checks (changing one's own password): a stolen
     token or an unattended browser must not become a way to guess the password."""
     window = timedelta(seconds=settings.login_lockout_seconds)
     key = f"{user_id}\0{client_key(address)}"
     return [Limit("password-check", key, settings.login_max_failures, window)]
+
+
+def second_factor_limits(settings: Settings, user_id: int, address: str | None) -> list[Limit]:
+    """The limits on two-factor codes for one account: per client, and for the account
+    from everywhere at the same low bound, since whoever gets here knows the password.
+    With 3 of 10**6 codes valid at a time, 10 guesses per window give an attacker one
+    chance in 33,000 per window, and every wrong code is in the audit trail."""
+    window = timedelta(seconds=settings.login_lockout_seconds)
+    return [
+        Limit(
+            "otp-account-client",
+            f"{user_id}\0{client_key(address)}",
+            settings.login_max_failures,
+            window,
+        ),
+        Limit("otp-account", str(user_id), settings.login_max_failures, window),
+    ]
 
 
 def client_key(address: str | None) -> str:
@@ -151,11 +194,90 @@ def sign_in(
                 .values(hashed_password=new_hash)
                 .execution_options(synchronize_session=False)
             )
+        complete = twofactor.next_step(uow.session, user) is None
         audit.record(
-            uow, action="login", object_type="user", object_id=user.id, object_repr=user.email
+            uow,
+            action="login" if complete else "password_accepted",
+            object_type="user",
+            object_id=user.id,
+            object_repr=user.email,
         )
 
     database.run(settle, actor=user, origin=origin)
+    return user
+
+
+def verify_second_factor(
+    database: Database, *, user: User, code: str, origin: Origin, settings: Settings
+) -> twofactor.Method:
+    """Finish a sign-in whose password was right: ``code`` is a current TOTP code (or an
+    unused recovery code) of ``user``'s, accepted once.
+
+    Throttled like passwords (:func:`second_factor_limits`, counted before the check):
+    :class:`TooManyAttempts`; a wrong code is :class:`AuthenticationFailed` and an audit
+    entry ``two_factor_failed``; the right one records ``login``."""
+    limits = second_factor_limits(settings, user.id, origin.address)
+    try:
+        count_attempt(database, limits, origin, refusal=TOO_MANY_CODES)
+    except TooManyAttempts:
+        metrics.LOGIN_LOCKOUTS.labels(origin.surface).inc()
+        raise
+
+    def check(uow: UnitOfWork) -> twofactor.Method | None:
+        method = twofactor.accept_code(uow, user_id=user.id, code=code, site_key=settings.secret)
+        if method is None:
+            audit.record(
+                uow,
+                action="two_factor_failed",
+                object_type="user",
+                object_id=user.id,
+                object_repr=user.email,
+            )
+            return None
+        own, *wider = limits
+        throttle.reset(uow.session, [own])
+        throttle.give_back(uow.session, wider)
+        audit.record(
+            uow,
+            action="login",
+            object_type="user",
+            object_id=user.id,
+            object_repr=user.email,
+            changes={"second_factor": (None, method)},
+        )
+        return method
+
+    method = database.run(check, actor=user, origin=origin)
+    if method is None:
+        metrics.LOGIN_FAILURES.labels(origin.surface).inc()
+        raise AuthenticationFailed(WRONG_CODE)
+    return method
+
+
+def sign_in_for_token(
+    database: Database,
+    *,
+    email: str,
+    password: str,
+    otp: str | None,
+    origin: Origin,
+    settings: Settings,
+) -> User:
+    """:func:`sign_in`, then the second factor where the account has one: a missing
+    ``otp`` is :class:`AuthenticationFailed` with :data:`CODE_NEEDED`, so a client knows
+    to ask for it. An account the policy requires a second factor of, without one, gets
+    no token until it has set one up in the back office."""
+    user = sign_in(database, email=email, password=password, origin=origin, settings=settings)
+    with database.reading() as session:
+        step = twofactor.next_step(session, user)
+    if step == "enrol":
+        raise AuthenticationFailed(ENROL_FIRST)
+    if step == "passkey":
+        raise AuthenticationFailed(PASSKEY_ONLY)
+    if step == "code":
+        if not otp or not otp.strip():
+            raise AuthenticationFailed(CODE_NEEDED)
+        verify_second_factor(database, user=user, code=otp, origin=origin, settings=settings)
     return user
 
 

@@ -5,7 +5,7 @@ until it is first saved there is none and the site shows its defaults. The logo 
 image of the media library (deleting the image clears it).
 
 Revision ID: 3f1a6c2d9e01
-Revises: 18f606c039de
+Revises: 8f1b6c2d4e56
 Create Date: 2026-12-08 03:06:45.306670
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import cms.db
 
 revision: str = "3f1a6c2d9e01"
-down_revision: str | Sequence[str] | None = "18f606c039de"
+down_revision: str | Sequence[str] | None = "8f1b6c2d4e56"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,8 +20,11 @@ from sqlalchemy import select
 from starlette.routing import Mount, Route
 
 from admin.views import ServiceModelView
+from cms.actors import Origin
 from cms.articles.models import Article, ArticleRevision, ArticleStatus, Tag, TrashedArticle
 from cms.audit.models import AuditEntry
+from cms.auth import staff_sessions
+from cms.auth.models import Passkey, StaffSession
 from cms.db import Base, Database, utcnow
 from cms.roles import Role
 from cms.users.models import User
@@ -49,6 +52,8 @@ class World:
     trashed: int
     entry: int
     tag: int
+    session: str  # B's back-office session, as the sessions list names it
+    passkey: int
 
     def targets(self, identity: str) -> list[int]:
         """B's rows of the view ``identity``, for routes that name a row."""
@@ -93,7 +98,36 @@ def world(
         )
         tag = session.scalar(select(Tag.id).where(Tag.name == f"{SECRET} plans"))
     assert entry is not None and tag is not None
-    return World(me, other, mine, draft, published, trashed, entry, tag)
+    token = database.run(
+        lambda uow: staff_sessions.start(
+            uow, user=other, origin=Origin(surface="admin"), user_agent="Firefox"
+        )
+    )
+    with database.sessionmaker.begin() as session:
+        passkey = Passkey(
+            user_id=other.id,
+            credential_key="b" * 64,
+            credential_id="b-credential",
+            public_key=b"key",
+            sign_count=3,
+            name=f"{SECRET} phone",
+            created_at=utcnow(),
+        )
+        session.add(passkey)
+        session.flush()
+        passkey_id = passkey.id
+    return World(
+        me,
+        other,
+        mine,
+        draft,
+        published,
+        trashed,
+        entry,
+        tag,
+        staff_sessions.session_id(token),
+        passkey_id,
+    )
 
 
 def others_state(database: Database, me: User) -> dict[str, Any]:
@@ -115,6 +149,8 @@ def others_state(database: Database, me: User) -> dict[str, Any]:
         ),
         "trash": rows(TrashedArticle),
         "users": rows(User, User.id != me.id),
+        "sessions": rows(StaffSession, StaffSession.user_id != me.id),
+        "passkeys": rows(Passkey, Passkey.user_id != me.id),
         "my_articles": len(rows(Article, Article.author_id == me.id)),
     }
 
@@ -221,6 +257,31 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     ("account", "GET"): harmless,
     ("account", "POST"): harmless,
     ("password", "POST"): refused_write,
+    # Passkeys and sessions: one's own; B's passkey and session are sent back untouched.
+    ("passkey_sign_in_options", "POST"): harmless,
+    ("passkey_sign_in", "POST"): refused_write,
+    ("passkey_options", "POST"): harmless,
+    ("passkey_add", "POST"): refused_write,
+    ("passkey_remove", "POST"): refused_or_sent_back,
+    ("session_end", "POST"): refused_or_sent_back,
+    ("sessions_end_others", "POST"): harmless,
+    ("user_session_end", "POST"): refused,
+    ("user_sessions_end", "POST"): refused,
+    # Two-factor: the sign-in's second step needs a pending sign-in (none here); one's
+    # own set-up is one's own; the policy and someone else's reset are admins' only.
+    ("login-code", "GET"): harmless,
+    ("login-code", "POST"): refused_write,
+    ("login-enrol", "GET"): harmless,
+    ("login-enrol", "POST"): refused_write,
+    ("two-factor", "GET"): harmless,
+    ("two-factor-begin", "POST"): harmless,
+    ("two-factor-confirm", "POST"): harmless,
+    ("two-factor-disable", "POST"): harmless,
+    ("recovery-codes", "POST"): harmless,
+    ("two-factor-policy", "GET"): refused,
+    ("two-factor-policy", "POST"): refused_write,
+    ("two-factor-user", "GET"): refused,
+    ("two-factor-reset", "POST"): refused_write,
     ("export", "GET"): {**ALL_REFUSED, "article": csv_of_mine},
     ("confirm", "GET"): ALL_REFUSED,
     ("act", "POST"): WRITES_REFUSED,
@@ -246,6 +307,20 @@ EXPECTED: dict[tuple[str, str], Checker | Mapping[str, Checker]] = {
     # The site's name, logo and navigation: admins' only.
     ("site-settings", "GET"): refused,
     ("site-settings", "POST"): refused_write,
+    # Mailed links: the pages they open need no sign-in and show no one's rows; inviting
+    # is admins' only; changing one's email is one's own.
+    ("password_reset", "GET"): harmless,
+    ("password_reset", "POST"): harmless,
+    ("password_reset_confirm", "GET"): harmless,
+    ("password_reset_confirm", "POST"): harmless,
+    ("invitations", "GET"): refused,
+    ("invite", "POST"): refused_write,
+    ("invitation_revoke", "POST"): refused_write,
+    ("invitation_accept", "GET"): harmless,
+    ("invitation_accept", "POST"): harmless,
+    ("email_change", "POST"): harmless,
+    ("email_change_confirm", "GET"): harmless,
+    ("email_change_confirm", "POST"): harmless,
     ("details", "GET"): ALL_REFUSED,
     ("delete", "DELETE"): WRITES_REFUSED,
     ("create", "GET"): {**ALL_REFUSED, "article": form_without_author},
@@ -309,6 +384,8 @@ def probes(
         app.state.back_office._find_model_view(identity) if identity else None
     )
     targets = world.targets(identity) if identity else [world.draft, world.published]
+    if name.startswith("user_session"):
+        targets = [world.other.id]
     actions = [action.name for action in view.row_actions] if view else []
     for pk in targets:
         url = "/admin" + _fill(
@@ -323,6 +400,8 @@ def probes(
             key_id=pk,
             delivery_id=pk,
             link_id=pk,
+            session_id=world.session,
+            passkey_id=world.passkey,
         )
         if name in ("cms-statics", "statics"):
             file = "cms.css" if name == "cms-statics" else "css/main.css"
@@ -356,6 +435,12 @@ def probes(
             yield Probe("POST", url, [("name", "Ann Renamed")])
         elif name == "password":
             yield Probe("POST", url, [("current_password", "a guess"), ("password", "x" * 20)])
+        elif name == "invite":
+            yield Probe("POST", url, [("email", "mallory@example.com"), ("role", "admin")])
+        elif name == "invitation_revoke":
+            yield Probe("POST", url, [("invitation_id", "1")])
+        elif name == "email_change":
+            yield Probe("POST", url, [("new_email", OTHER_EMAIL), ("current_password", "a guess")])
         else:
             yield Probe(method, url, [] if method == "POST" else None)
         if "{pk" not in path and name not in ("confirm", "act", "delete"):

@@ -9,7 +9,8 @@ nothing more (every other refusal of schema-valid input fails the test):
 - A made-up ``cursor`` is not one the server signed (422, by design: tests/articles test
   forged cursors); ``skip`` beside one is refused too. A made-up ``current_password`` is
   wrong, a made-up ``reassign_to`` names no other user, a made-up ``cover_image_id`` no
-  image of the caller's (422 naming that field). A made-up
+  image of the caller's (422 naming that field); a made-up ``token`` is no reset link the
+  server sent (400, POST /auth/password-reset/confirm). A made-up
   ``If-Match`` names no current version (412). A ``published_at`` is refused for a draft
   (a draft has no publication time) and for scheduling when it is not in the future: both
   depend on the article's state and the clock. A webhook's ``url`` is refused unless its
@@ -58,6 +59,8 @@ def _expected_refusal(case: Any, response: Any) -> bool:
         return bool(refused) and refused <= STATEFUL_FIELDS
     if response.status_code == 415:
         return bool(case.path == "/media/" and case.method.upper() == "POST")
+    if response.status_code == 400:
+        return bool(case.path == "/auth/password-reset/confirm")
     if response.status_code == 412:
         return any(name.lower() == "if-match" for name in case.headers or {})
     return False
