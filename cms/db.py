@@ -484,9 +484,7 @@ class _RoutedSessions(sessionmaker[Session]):
         session = super().__call__(**{**local_kw, "bind": replica.sessions})
         try:
             connection = session.connection()
-            route = ROUTE.get()
-            after = route.after if route is not None else None
-            if after is None or database.replicas.caught_up(connection, after):
+            if database.replicas.ready_for(replica, connection, ROUTE.get()):
                 return session
         except DBAPIError as exc:
             if not is_unreachable(exc):
@@ -621,9 +619,7 @@ class Database:
         if replica is not None and self.replicas is not None:
             try:
                 with replica.reader.connect() as connection:
-                    route = ROUTE.get()
-                    after = route.after if route is not None else None
-                    if after is None or self.replicas.caught_up(connection, after):
+                    if self.replicas.ready_for(replica, connection, ROUTE.get()):
                         return work(connection)
             except DBAPIError as exc:
                 if not is_unreachable(exc):

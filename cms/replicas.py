@@ -58,6 +58,8 @@ class ReadRoute:
     replica: bool = False
     after: str | None = None
     written: str | None = None
+    # The replica found to have applied ``after`` (its later reads need not ask again).
+    confirmed: str | None = None
 
 
 # The request being served (None outside a request: the command line, the webhook
@@ -186,6 +188,18 @@ class ReplicaSet:
         if not healthy:
             return None
         return healthy[next(self._turn) % len(healthy)]
+
+    def ready_for(self, replica: Replica, connection: Connection, route: ReadRoute | None) -> bool:
+        """Whether ``replica`` (behind ``connection``) may answer the request's read: it
+        has applied the request's consistency token, if any, within the budget. When it
+        has not, the rest of the request reads from the primary (one wait per request)."""
+        if route is None or route.after is None or route.confirmed == replica.name:
+            return True
+        if self.caught_up(connection, route.after):
+            route.confirmed = replica.name
+            return True
+        route.replica = False
+        return False
 
     def caught_up(self, connection: Connection, position: str) -> bool:
         """Whether the replica behind ``connection`` has applied ``position``, waiting for
