@@ -460,6 +460,8 @@ def test_a_replica_that_stops_replicating_is_skipped(cluster: Cluster, site: Sit
     try:
         state = _wait_for(lambda: _replica_state(site), lambda s: s == "not replicating")
         assert state == "not replicating"
+        up = f'cms_db_replica_up{{replica="127.0.0.1:{cluster.replica.port}/cms"}}'
+        assert _wait_for(lambda: _metric(site, up), lambda v: v == "0.0") == "0.0"
         # Now every read is the primary's, with a token or without.
         result = write_then_read(site, 50, path="anonymous")
         token = write_then_read(site, 50, path="token")
@@ -471,6 +473,7 @@ def test_a_replica_that_stops_replicating_is_skipped(cluster: Cluster, site: Sit
     assert result.errors == [] and token.errors == []
     assert result.stale == 0 and token.stale == 0
     assert _wait_for(lambda: _replica_state(site), lambda s: s == "ok") == "ok"
+    assert _wait_for(lambda: _metric(site, up), lambda v: v == "1.0") == "1.0"
 
 
 def test_a_killed_replica_leaves_reads_to_the_primary_and_gets_them_back(
@@ -585,6 +588,14 @@ def test_a_forged_token_is_refused(site: Site) -> None:
 
 def _replica_state(site: Site) -> str:
     return str(httpx.get(f"{site.server.url}/readyz").json()["replicas"][0]["state"])
+
+
+def _metric(site: Site, series: str) -> str:
+    """The value of one series on /metrics (empty when it is not there)."""
+    for line in httpx.get(f"{site.server.url}/metrics").text.splitlines():
+        if line.startswith(series + " "):
+            return line.split()[-1]
+    return ""
 
 
 def _wait_for(get: Callable[[], str], done: Callable[[str], bool], seconds: float = 20) -> str:
