@@ -10,6 +10,7 @@ printed at the end of the module (``-s`` shows it) and recorded as test properti
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
 import os
 import shutil
@@ -64,6 +65,13 @@ WORKERS = 2
 MEASURED: dict[str, object] = {}
 
 
+def _die_with_parent() -> None:
+    """In the child, before mariadbd starts: the kernel kills it if pytest itself dies
+    (SIGKILL, a crash), where no finalizer runs."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Server:
     """One ``mariadbd`` of our own, in its own process group."""
 
@@ -97,7 +105,11 @@ class Server:
         if os.geteuid() == 0:
             command.append("--user=root")
         self.process = subprocess.Popen(
-            command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while True:
