@@ -25,6 +25,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin.csrf import CSRFMiddleware, rotate_csrf_token
 from cms import permissions
@@ -36,6 +37,7 @@ from cms.auth.service import sign_in
 from cms.config import Settings
 from cms.db import Database
 from cms.errors import AuthenticationFailed, TooManyAttempts
+from cms.replicas import ROUTE, is_valid_position
 from cms.twofactor import service as twofactor
 from cms.users.models import User
 
@@ -46,6 +48,8 @@ SESSION_COOKIE = "cms_admin"
 PRODUCTION_SESSION_COOKIE = "__Host-cms_admin"
 NOT_ALLOWED = "This account may not use the back office."
 UNAVAILABLE = "The site is temporarily unavailable. Try again in a minute."
+# The session's key for the GTID of this browser's last write (with replicas).
+POSITION_KEY = "gtid"
 
 
 def current_user(request: Request) -> User | None:
@@ -178,6 +182,31 @@ async def establish_session(request: Request, user: User) -> None:
     request.session.update({"sid": token, "user_id": user.id, "version": user.session_version})
 
 
+class RememberWrites:
+    """Keep the GTID of the request's last commit (:class:`cms.replicas.ReadRoute`) in
+    the signed session, so that this browser's next pages read what it wrote even from
+    a replica (installed only when there are replicas)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def remember(message: Message) -> None:
+            route = ROUTE.get()
+            if message["type"] == "http.response.start" and route is not None:
+                session = scope.get("session")
+                # Not into a session that was just ended (logging out).
+                if route.written is not None and session:
+                    session[POSITION_KEY] = route.written
+            await send(message)
+
+        await self.app(scope, receive, remember)
+
+
 class LoginRefused(Exception):
     """Credentials were right but the account may not use the back office."""
 
@@ -202,6 +231,9 @@ class StaffAuthentication(AuthenticationBackend):
             ),
             Middleware(CSRFMiddleware),
         ]
+        if database.replicas is not None:
+            # Inside the session: a commit's position goes into the cookie it signs.
+            self.middlewares.append(Middleware(RememberWrites))
         self.database = database
         self.settings = settings
 
@@ -286,10 +318,16 @@ class StaffAuthentication(AuthenticationBackend):
             request.session.clear()
             return False
         request.state.cms_user = found
+        route = ROUTE.get()
+        position = request.session.get(POSITION_KEY)
+        if route is not None and is_valid_position(position):
+            # This browser's own last write: its pages wait for a replica to have it.
+            route.after = position
         return True
 
     def _resolve(self, token: str, version: int) -> User | None:
-        with self.database.reading() as session:
+        # On the primary: a session ended elsewhere ends here at once.
+        with self.database.reading(primary=True) as session:
             resolved = staff_sessions.resolve(session, token, version)
         if resolved is None:
             return None

@@ -34,6 +34,7 @@ from cms.media.router import build_router as build_media_router
 from cms.middleware import (
     APICorsMiddleware,
     CancelOnDisconnect,
+    ReadRouting,
     RelativeRedirectsMiddleware,
     RequestContextMiddleware,
 )
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         echo=settings.sql_echo,
         limits=settings.write_limits,
         read_time_limit=settings.read_statement_timeout,
+        replica_urls=settings.database_replica_urls,
+        replica_max_lag=settings.replica_max_lag_seconds,
+        consistency_wait=settings.consistency_wait_seconds,
+        replica_check_interval=settings.replica_check_seconds,
     )
 
     @asynccontextmanager
@@ -112,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.content_security_policies = []
     # Innermost: a read's statements stop when its client leaves.
     app.add_middleware(CancelOnDisconnect)
+    if database.replicas is not None:
+        # Which server the request's reads use; without replicas, nothing at all.
+        app.add_middleware(ReadRouting, secret=settings.secret)
     if settings.cors_origins:
         app.add_middleware(APICorsMiddleware, origins=settings.cors_origins, excluded=("/admin",))
     # Inside the request context (its lines carry the request id), outside CORS (whose
@@ -169,7 +177,10 @@ def _add_health_checks(app: FastAPI, database: Database) -> None:
 
     @app.get("/readyz", tags=["site"], responses={503: {"description": "Not ready"}})
     def readyz() -> JSONResponse:
-        """200 when the database answers and its schema is at the newest migration."""
+        """200 when the database answers and its schema is at the newest migration.
+
+        With replicas, each one's state and lag are reported too; a replica that is down
+        or behind is skipped by reads, and does not make this process unready."""
         try:
             with database.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
@@ -177,9 +188,12 @@ def _add_health_checks(app: FastAPI, database: Database) -> None:
         except DBAPIError:
             logger.exception("readiness check could not reach the database")
             problem = "database unreachable"
+        replicas = {} if database.replicas is None else {"replicas": database.replicas.report()}
         if problem is not None:
-            return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
-        return JSONResponse({"status": "ok"})
+            return JSONResponse(
+                {"status": "unavailable", "detail": problem, **replicas}, status_code=503
+            )
+        return JSONResponse({"status": "ok", **replicas})
 
 
 def _add_error_handlers(app: FastAPI) -> None:

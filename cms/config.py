@@ -138,6 +138,16 @@ class Settings(BaseSettings):
     # the database stops it and the request answers 503 with Retry-After; 0: no limit.
     # Writes, the command line, migrations and exports are not limited.
     read_statement_timeout: float = Field(default=5.0, ge=0, le=3600)
+    # MariaDB replicas of CMS_DATABASE_URL (GTID replication; comma-separated URLs) that
+    # the API's and the back office's reads may use. Empty: every read on the primary.
+    # A replica further behind than `replica_max_lag_seconds` is skipped; a read carrying
+    # a consistency token waits at most `consistency_wait_seconds` for a replica to apply
+    # it, then reads from the primary; each replica's health is asked every
+    # `replica_check_seconds`.
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    replica_max_lag_seconds: float = Field(default=5.0, ge=0, le=86_400)
+    consistency_wait_seconds: float = Field(default=0.5, ge=0, le=10)
+    replica_check_seconds: float = Field(default=1.0, ge=0.05, le=60)
     # Log lines for people (`text`) or for a log shipper (`json`, one object a line).
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -239,6 +249,39 @@ class Settings(BaseSettings):
         if value is not None and not value.expanduser().is_dir():
             raise ValueError(f"CMS_SITE_THEME_DIR: {str(value)!r} is not a folder")
         return value.expanduser() if value is not None else None
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replica_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for url in value:
+                try:
+                    backend = make_url(str(url)).get_backend_name()
+                except ArgumentError:
+                    raise ValueError(
+                        "CMS_DATABASE_REPLICA_URLS: an entry is not a database URL; use "
+                        "mysql+mysqldb://user:password@host:3306/database, comma-separated"
+                    ) from None
+                if backend not in ("mysql", "mariadb"):
+                    raise ValueError(
+                        f"CMS_DATABASE_REPLICA_URLS: replicas are MariaDB servers "
+                        f"(mysql+mysqldb://…), not {backend!r}"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _replicas_of_mariadb(self) -> "Settings":
+        if self.database_replica_urls and make_url(self.database_url).get_backend_name() not in (
+            "mysql",
+            "mariadb",
+        ):
+            raise ValueError(
+                "CMS_DATABASE_REPLICA_URLS needs a MariaDB primary (CMS_DATABASE_URL="
+                "mysql+mysqldb://…); SQLite has no replicas"
+            )
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from cms.actors import COMMAND_LINE, Origin
 from cms.config import WriteLimits
 from cms.errors import ConfigurationError
+from cms.replicas import ROUTE, Replica, ReplicaSet, is_unreachable, last_position
 
 if TYPE_CHECKING:
     from cms.actors import Actor
@@ -466,8 +467,47 @@ class UnitOfWork:
                 logger.exception("after-commit hook %r failed", hook)
 
 
+class _RoutedSessions(sessionmaker[Session]):
+    """The read session factory when there are replicas: each session it makes is bound,
+    once, to a healthy replica that has applied the request's consistency token, or
+    else to the primary (:meth:`Database.replica_for_read`)."""
+
+    def __init__(self, database: Database, bind: Engine, **kw: Any) -> None:
+        super().__init__(bind, **kw)
+        self._database = database
+
+    def __call__(self, **local_kw: Any) -> Session:
+        database = self._database
+        replica = database.replica_for_read()
+        if replica is None or database.replicas is None:
+            return super().__call__(**local_kw)
+        session = super().__call__(**{**local_kw, "bind": replica.sessions})
+        try:
+            connection = session.connection()
+            if database.replicas.ready_for(replica, connection, ROUTE.get()):
+                return session
+        except DBAPIError as exc:
+            if not is_unreachable(exc):
+                session.close()
+                raise
+            database.replicas.mark_down(replica, exc)
+        try:
+            session.close()
+        except DBAPIError:
+            logger.debug("closing a session on an unreachable replica failed", exc_info=True)
+        return super().__call__(**local_kw)
+
+    def on_primary(self, **local_kw: Any) -> Session:
+        """A read session on the primary, whatever the request."""
+        return super().__call__(**local_kw)
+
+
 class Database:
-    """One engine, the session factory built on it, and the unit of work every write uses."""
+    """One engine, the session factory built on it, and the unit of work every write uses.
+
+    With ``replica_urls`` (MariaDB replicas of the primary), the reads of a request that
+    may read from a replica (:data:`cms.replicas.ROUTE`) go to a healthy one; writes,
+    and everything outside a request, stay on the primary (see :mod:`cms.replicas`)."""
 
     def __init__(
         self,
@@ -476,22 +516,86 @@ class Database:
         echo: bool = False,
         limits: WriteLimits | None = None,
         read_time_limit: float = 0,
+        replica_urls: Sequence[str] = (),
+        replica_max_lag: float = 5.0,
+        consistency_wait: float = 0.5,
+        replica_check_interval: float = 1.0,
     ) -> None:
         """``read_time_limit``: the seconds each SELECT of a read (:attr:`reader`,
         :meth:`read`, :meth:`reading`, :attr:`read_sessionmaker`) may run; 0, no limit.
-        Writes, the command line and migrations are never cut off."""
+        Writes, the command line and migrations are never cut off.
+
+        ``replica_max_lag``: a replica further behind (seconds) is skipped;
+        ``consistency_wait``: the most a read carrying a consistency token waits for a
+        replica to apply it before it reads from the primary; ``replica_check_interval``:
+        how often (seconds) one thread asks each replica how it is."""
         self.url = url
         self.limits = limits or WriteLimits()
         self.read_time_limit = read_time_limit
         self.engine = create_db_engine(url, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        # The same pool, with every SELECT bounded: the back office's pages and the
-        # API's ORM reads.
-        self.read_sessionmaker = sessionmaker(
-            self.engine.execution_options(**{TIME_LIMIT_OPTION: read_time_limit}),
-            expire_on_commit=False,
-        )
+        self.replicas: ReplicaSet | None = None
         self._reader: Engine | None = None
+        if not replica_urls:
+            # The same pool, with every SELECT bounded: the back office's pages and the
+            # API's ORM reads.
+            self.read_sessionmaker: sessionmaker[Session] = sessionmaker(
+                self._bounded(self.engine), expire_on_commit=False
+            )
+            return
+        self.replicas = ReplicaSet(
+            replica_urls,
+            engines=lambda replica, reader: self._bounded(
+                create_db_engine(replica, echo=echo, reader=reader)
+            ),
+            max_lag=replica_max_lag,
+            wait_budget=consistency_wait,
+            check_interval=replica_check_interval,
+        )
+        self.read_sessionmaker = _RoutedSessions(
+            self, self._bounded(self.engine), expire_on_commit=False
+        )
+        self._hand_out_positions()
+
+    def _bounded(self, engine: Engine) -> Engine:
+        return engine.execution_options(**{TIME_LIMIT_OPTION: self.read_time_limit})
+
+    def _hand_out_positions(self) -> None:
+        """After a request's commit, its GTID (asked on the same connection, right after
+        COMMIT) becomes the request's :attr:`ReadRoute.written`: the consistency token
+        its client is given, and the reason the rest of its reads use the primary."""
+
+        @event.listens_for(self.sessionmaker, "before_commit")
+        def _remember_connection(session: Session) -> None:
+            if ROUTE.get() is not None:
+                session.info["cms_commit_connection"] = session.connection()
+
+        @event.listens_for(self.sessionmaker, "after_commit")
+        def _remember_position(session: Session) -> None:
+            connection = session.info.pop("cms_commit_connection", None)
+            route = ROUTE.get()
+            if connection is None or route is None:
+                return
+            try:
+                position = last_position(connection.connection.dbapi_connection)
+            except Exception:
+                # Committed all the same; without a position the request's client simply
+                # has no token for this write.
+                logger.warning("could not read the GTID of a commit", exc_info=True)
+                return
+            if position is not None:
+                route.written = position
+
+    def replica_for_read(self) -> Replica | None:
+        """The replica the current request's read goes to, or ``None`` (the primary):
+        only a request marked as one that may (:data:`cms.replicas.ROUTE`), that has not
+        written yet, when a replica is healthy."""
+        if self.replicas is None:
+            return None
+        route = ROUTE.get()
+        if route is None or not route.replica or route.written is not None:
+            return None
+        return self.replicas.choose()
 
     @property
     def reader(self) -> Engine:
@@ -503,10 +607,24 @@ class Database:
             ).execution_options(**{TIME_LIMIT_OPTION: self.read_time_limit})
         return self._reader
 
-    def read(self, work: Callable[[Connection], T]) -> T:
+    def read(self, work: Callable[[Connection], T], *, primary: bool = False) -> T:
         """``work(connection)`` on a reader connection. A connection the database dropped
         (a restart) is noticed by the failing statement instead of a ping before every
-        read, and the read is simply made again on a fresh one."""
+        read, and the read is simply made again on a fresh one.
+
+        On a replica when the request may (:meth:`replica_for_read`) and ``primary`` is
+        false; a replica that cannot be reached, or has not applied the request's
+        consistency token within the budget, leaves the read to the primary."""
+        replica = None if primary else self.replica_for_read()
+        if replica is not None and self.replicas is not None:
+            try:
+                with replica.reader.connect() as connection:
+                    if self.replicas.ready_for(replica, connection, ROUTE.get()):
+                        return work(connection)
+            except DBAPIError as exc:
+                if not is_unreachable(exc):
+                    raise
+                self.replicas.mark_down(replica, exc)
         for attempt in (1, 2):
             try:
                 with self.reader.connect() as connection:
@@ -569,11 +687,17 @@ class Database:
         raise AssertionError("unreachable")
 
     @contextmanager
-    def reading(self, *, bounded: bool = True) -> Iterator[Session]:
+    def reading(self, *, bounded: bool = True, primary: bool = False) -> Iterator[Session]:
         """A session for reads only (nothing it does is committed), its SELECTs bounded
         by the read time limit unless ``bounded`` is false (an export streaming a whole
-        table to a slow client)."""
-        session = self.read_sessionmaker() if bounded else self.sessionmaker()
+        table to a slow client, always on the primary). On a replica as
+        :attr:`read_sessionmaker` decides, unless ``primary`` (credentials and limits)."""
+        if not bounded:
+            session = self.sessionmaker()
+        elif primary and isinstance(self.read_sessionmaker, _RoutedSessions):
+            session = self.read_sessionmaker.on_primary()
+        else:
+            session = self.read_sessionmaker()
         try:
             yield session
         finally:
@@ -599,3 +723,5 @@ class Database:
         self.engine.dispose()
         if self._reader is not None:
             self._reader.dispose()
+        if self.replicas is not None:
+            self.replicas.dispose()

@@ -70,6 +70,21 @@ POOL_OVERFLOW = Gauge(
     ["database"],
     multiprocess_mode="livesum",
 )
+# Only with CMS_DATABASE_REPLICA_URLS: what each worker's health checks last found.
+REPLICA_UP = Gauge(
+    "cms_db_replica_up",
+    "1 while reads may use the replica (up, replicating, not lagging), else 0; the lowest "
+    "over workers.",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+REPLICA_LAG = Gauge(
+    "cms_db_replica_lag_seconds",
+    "Seconds the replica is behind the primary (Seconds_Behind_Master; -1: unknown, as "
+    "when it is down or not replicating), the highest over workers.",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
 LOGIN_FAILURES = Counter(
     "cms_login_failures",
     "Sign-ins refused for a wrong email or password or an inactive account, by surface.",
@@ -126,6 +141,15 @@ def sample_pool(engine: Engine, label: str) -> None:
     POOL_OVERFLOW.labels(label).set(max(pool.overflow(), 0))
 
 
+def sample_replicas(database: Database) -> None:
+    """Record what the last health check of each replica found (nothing is asked here)."""
+    if database.replicas is None:
+        return
+    for replica in database.replicas.replicas:
+        REPLICA_UP.labels(replica.name).set(1 if replica.healthy else 0)
+        REPLICA_LAG.labels(replica.name).set(-1 if replica.lag is None else replica.lag)
+
+
 @asynccontextmanager
 async def watching_pool(database: Database) -> AsyncIterator[None]:
     """Sample ``database``'s pool every :data:`POOL_SAMPLE_SECONDS` while the block runs.
@@ -139,6 +163,7 @@ async def watching_pool(database: Database) -> AsyncIterator[None]:
     async def sample_forever() -> None:
         while True:
             sample_pool(database.engine, label)
+            sample_replicas(database)
             await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
     task = asyncio.create_task(sample_forever())

@@ -14,10 +14,12 @@ import anyio.abc
 import anyio.to_thread
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.config import Network, address_in
 from cms.db import RUNNING, RunningStatements
+from cms.replicas import CONSISTENCY_HEADER, ROUTE, ReadRoute, sign_position, verify_token
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -146,8 +148,16 @@ class APICorsMiddleware:
                 "If-Match",
                 "If-None-Match",
                 "X-Preview-Token",
+                CONSISTENCY_HEADER,
             ],
-            expose_headers=["ETag", "Link", "X-Total-Count", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Link",
+                "X-Total-Count",
+                "X-Request-ID",
+                "Retry-After",
+                CONSISTENCY_HEADER,
+            ],
             max_age=600,
         )
 
@@ -238,3 +248,61 @@ class CancelOnDisconnect:
             RUNNING.reset(token)
             inbox.close()
             outbox.close()
+
+
+class ReadRouting:
+    """Which server a request's reads may use, and the consistency token of its writes
+    (installed only when there are replicas; see :mod:`cms.replicas`).
+
+    A ``GET`` or ``HEAD`` without credentials (no ``Authorization``, no ``X-API-Key``)
+    may read from a replica; everything else reads from the primary. A valid
+    ``X-Consistency-Token`` makes the request's reads see that write (or go to the
+    primary); one that is malformed or forged is answered 422. A request that committed
+    answers with the token of its commit.
+    """
+
+    def __init__(self, app: ASGIApp, *, secret: str) -> None:
+        self.app = app
+        self.secret = secret
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        route = ReadRoute(
+            replica=scope["method"] in ("GET", "HEAD")
+            and "authorization" not in headers
+            and "x-api-key" not in headers
+        )
+        presented = headers.get(CONSISTENCY_HEADER)
+        if presented is not None:
+            route.after = verify_token(presented, self.secret)
+            if route.after is None:
+                await JSONResponse(
+                    {
+                        "detail": [
+                            {
+                                "loc": ["header", CONSISTENCY_HEADER.lower()],
+                                "msg": f"Not a {CONSISTENCY_HEADER} this site gave out; send "
+                                "back the header of a response unchanged",
+                                "type": "value_error",
+                            }
+                        ]
+                    },
+                    status_code=422,
+                )(scope, receive, send)
+                return
+
+        async def send_token(message: Message) -> None:
+            if message["type"] == "http.response.start" and route.written is not None:
+                MutableHeaders(scope=message)[CONSISTENCY_HEADER] = sign_position(
+                    route.written, self.secret
+                )
+            await send(message)
+
+        reset = ROUTE.set(route)
+        try:
+            await self.app(scope, receive, send_token)
+        finally:
+            ROUTE.reset(reset)

@@ -160,7 +160,8 @@ def sign_in(
         metrics.LOGIN_LOCKOUTS.labels(origin.surface).inc()
         raise
     # The slow part (argon2, ~50 ms) runs outside any transaction: it holds no locks.
-    with database.reading() as session:
+    # Sign-in reads the primary: a password just changed counts at once.
+    with database.reading(primary=True) as session:
         user = get_user_by_email(session, login)
     matches, new_hash = security.verify_password(
         password, user.hashed_password if user is not None else None
