@@ -41,6 +41,7 @@ from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import DomainError
 from cms.fields import Email, Name, Password, Slug, Title
 from cms.roles import Role
+from cms.site.urls import SiteAddresses
 from cms.users import service as users
 from cms.users.changes import AccountChanges, NewAccount
 from cms.users.models import User
@@ -313,8 +314,7 @@ def _public_url(request: Request, article: Article) -> str | None:
     """Where readers find the article, when they can (it is published and due)."""
     if not article.is_visible_at(utcnow()):
         return None
-    site = request.app.state.settings.site_url or ""
-    return f"{site.rstrip('/')}/articles/slug/{article.slug}"
+    return SiteAddresses.from_settings(request.app.state.settings).article(article.slug)
 
 
 STATE_TONES = {

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +33,10 @@ from cms.media.router import build_router as build_media_router
 from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, RequestContextMiddleware
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
+from cms.site.identity import SiteIdentity
+from cms.site.router import router as site_router
+from cms.site.theme import Theme
+from cms.site.urls import SiteAddresses
 from cms.users.router import router as users_router
 from cms.webhooks.router import router as webhooks_router
 
@@ -82,6 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.media = MediaLibrary.from_settings(settings, database)
+    app.state.site_addresses = SiteAddresses.from_settings(settings)
+    app.state.site_identity = SiteIdentity.from_settings(settings)
+    # The site's templates, compiled once for the life of the process.
+    app.state.site_theme = Theme(settings)
     # Paths that need another Content-Security-Policy than the API's (the docs and the
     # back office add their own).
     app.state.content_security_policies = []
@@ -106,7 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feeds_router)
     app.include_router(build_media_router(settings.media_max_upload_bytes))
     app.include_router(metrics.router)
-    _add_landing_page(app)
+    app.include_router(site_router)
+    _add_icon(app)
     install_exact_openapi(app)
     install_api_docs(app)
     _add_health_checks(app, database)
@@ -114,28 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-LANDING_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>CMS</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
-<body><h1>This CMS is running</h1>
-<ul>
-<li><a href="/admin">/admin</a> — the back office, where writers write</li>
-<li><a href="/docs">/docs</a> — the API, documented and ready to try</li>
-<li><a href="/articles/">/articles/</a> — the published articles, as JSON</li>
-</ul></body></html>
-"""
-
-
 FAVICON = resources.files("cms").joinpath("static/favicon.svg").read_bytes()
 
 
-def _add_landing_page(app: FastAPI) -> None:
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def landing() -> HTMLResponse:
-        """Where a newcomer's first click lands: the way to everything else."""
-        return HTMLResponse(LANDING_PAGE)
-
+def _add_icon(app: FastAPI) -> None:
     # One icon for the site and the back office. Browsers ask for /favicon.ico whatever
     # a page names; an SVG served there is shown all the same.
     @app.get("/favicon.ico", include_in_schema=False, name="favicon")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -101,6 +102,17 @@ class Settings(BaseSettings):
     # The site's public address, for the absolute links in feeds and sitemaps (e.g.
     # https://example.com). Unset: the address each request was made to.
     site_url: str | None = None
+    # The readers' site (cms.site). Headless mode: the address pattern of the site's own
+    # front end, e.g. https://www.example.com/blog/{slug}; every article link (the API's
+    # `url`, feeds, sitemap, "View on site", preview links) then points there.
+    site_frontend_url: str | None = None
+    # Off: the built-in pages answer 404 (the API, feeds, sitemap and back office stay).
+    site_pages: bool = True
+    # A folder whose templates (and site.css) override the default theme's, file by file.
+    site_theme_dir: Path | None = None
+    # What the site calls itself until an admin sets it in the back office.
+    site_name: str = Field(default="CMS", min_length=1, max_length=100)
+    site_description: str = Field(default="The newest articles", max_length=300)
     # Origins whose scripts may call the API from a browser (comma-separated, e.g.
     # https://www.example.com). Empty: none. "*" allows any origin, never with credentials.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -169,6 +181,34 @@ class Settings(BaseSettings):
                 "(sqlite:///… or mysql+mysqldb://…)"
             )
         return url
+
+    @field_validator("site_url")
+    @classmethod
+    def _site_origin(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "{" in value:
+            raise ValueError(f"CMS_SITE_URL: {value!r} is not an address like https://example.com")
+        return value
+
+    @field_validator("site_frontend_url")
+    @classmethod
+    def _frontend_pattern(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        problem = frontend_pattern_problem(value)
+        if problem is not None:
+            raise ValueError(f"CMS_SITE_FRONTEND_URL: {problem}")
+        return value
+
+    @field_validator("site_theme_dir")
+    @classmethod
+    def _theme_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_dir():
+            raise ValueError(f"CMS_SITE_THEME_DIR: {str(value)!r} is not a folder")
+        return value.expanduser() if value is not None else None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -255,6 +295,21 @@ class Settings(BaseSettings):
     def secret_key_configured(self) -> bool:
         """Whether the key came from the configuration rather than the development file."""
         return not self._key_from_file
+
+
+def frontend_pattern_problem(pattern: str) -> str | None:
+    """What is wrong with a front end's address pattern (``None``: nothing)."""
+    parts = urlsplit(pattern)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{pattern!r} must be an http:// or https:// address"
+    if "{slug}" not in pattern:
+        return f"{pattern!r} must contain {{slug}}, e.g. https://www.example.com/blog/{{slug}}"
+    if "{" in parts.netloc or pattern.replace("{slug}", "").count("{"):
+        return (
+            f"{pattern!r} may contain {{slug}} in its path or query only, "
+            "and nothing else in braces"
+        )
+    return None
 
 
 def development_secret_key(path: Path) -> str:

@@ -32,6 +32,7 @@ from cms.auth.service import user_for_credentials
 from cms.config import Settings
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import NotAuthenticated, PermissionDenied
+from cms.site.urls import SiteAddresses
 from cms.users.models import User
 
 T = TypeVar("T")
@@ -68,7 +69,14 @@ async def get_origin(request: Request) -> Origin:
     )
 
 
+async def get_site_addresses(request: Request) -> SiteAddresses:
+    """Where readers find things (:mod:`cms.site.urls`), for this application."""
+    addresses: SiteAddresses = request.app.state.site_addresses
+    return addresses
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+SiteAddressesDep = Annotated[SiteAddresses, Depends(get_site_addresses)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 OriginDep = Annotated[Origin, Depends(get_origin)]
 

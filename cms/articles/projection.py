@@ -19,6 +19,7 @@ from cms.articles.etags import etag_for
 from cms.articles.models import Article, ArticleStatus
 from cms.media.projection import cover_from_row, cover_tag, from_asset
 from cms.schemas import iso_utc
+from cms.site.urls import SiteAddresses
 from cms.users.models import display_name
 
 
@@ -37,13 +38,17 @@ def public_article(
     author_name: str | None,
     tags: Iterable[str | None],
     version: int,
+    addresses: SiteAddresses,
     cover_image: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The API's article (``ArticlePublic``), as JSON-ready values."""
+    """The API's article (``ArticlePublic``), as JSON-ready values. Its ``url`` is the
+    public address ``addresses`` give it (it changes only with the slug, which bumps the
+    version, so the ETag covers it)."""
     return {
         "id": id,
         "title": title,
         "slug": slug,
+        "url": addresses.article(slug),
         "body": body,
         "body_html": body_html,
         "status": ArticleStatus(status).value,
@@ -58,7 +63,7 @@ def public_article(
     }
 
 
-def from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
+def from_row(row: Mapping[Any, Any], *, addresses: SiteAddresses) -> dict[str, Any]:
     """A read-path row (tags as one JSON array) in the API's shape."""
     return public_article(
         id=row["id"],
@@ -74,11 +79,12 @@ def from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
         author_name=row["author_name"],
         tags=json.loads(row["tags"]) if row["tags"] else [],
         version=row["version"],
+        addresses=addresses,
         cover_image=cover_from_row(row),
     )
 
 
-def from_article(article: Article) -> dict[str, Any]:
+def from_article(article: Article, *, addresses: SiteAddresses) -> dict[str, Any]:
     """A loaded article (author and tags loaded) in the API's shape."""
     return public_article(
         id=article.id,
@@ -94,6 +100,7 @@ def from_article(article: Article) -> dict[str, Any]:
         author_name=article.author.name,
         tags=(tag.name for tag in article.tags),
         version=article.version,
+        addresses=addresses,
         cover_image=from_asset(article.cover_image) if article.cover_image is not None else None,
     )
 

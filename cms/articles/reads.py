@@ -38,6 +38,7 @@ from cms.articles.search import by_relevance, matches_search
 from cms.errors import InvalidInput, NotAuthenticated, NotFound, SlugMoved
 from cms.media.models import MediaAsset
 from cms.media.projection import cover_columns
+from cms.site.urls import SiteAddresses
 from cms.users.models import User, display_name
 
 ARTICLE_NOT_FOUND = "Article not found"
@@ -135,6 +136,7 @@ def read_article(
     article_id: int | None = None,
     slug: str | None = None,
     if_none_match: str | None = None,
+    addresses: SiteAddresses,
 ) -> ArticleRead:
     """One article the viewer may see, by id or slug: one statement (when the caller sent
     ``If-None-Match``, a narrow one first, which answers 304 without reading the body)."""
@@ -155,7 +157,9 @@ def read_article(
             _redirect_from_old_slug(connection, viewer, slug, now)
         raise NotFound(ARTICLE_NOT_FOUND)
     mapping = row._mapping
-    return ArticleRead(row_etag(mapping), from_row(mapping), public=_is_public(mapping, now))
+    return ArticleRead(
+        row_etag(mapping), from_row(mapping, addresses=addresses), public=_is_public(mapping, now)
+    )
 
 
 def _single_read(dialect: str, viewer: Actor | None, *, by_slug: bool, narrow: bool) -> Select[Any]:
@@ -247,7 +251,13 @@ class ListPage:
 
 
 def list_articles(
-    connection: Connection, *, viewer: Actor | None, query: ListQuery, now: datetime, secret: str
+    connection: Connection,
+    *,
+    viewer: Actor | None,
+    query: ListQuery,
+    now: datetime,
+    secret: str,
+    addresses: SiteAddresses,
 ) -> ListPage:
     """A page of the articles the viewer asked for and may see."""
     dialect = connection.dialect.name
@@ -301,7 +311,7 @@ def list_articles(
         total = connection.execute(
             select(func.count()).select_from(Article).where(*counted)
         ).scalar_one()
-    articles = [from_row(row) for row in rows]
+    articles = [from_row(row, addresses=addresses) for row in rows]
     return ListPage(
         articles=articles,
         next_cursor=next_cursor,

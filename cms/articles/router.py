@@ -33,6 +33,7 @@ from cms.deps import (
     ReadSession,
     SettingsDep,
     SignedInViewer,
+    SiteAddressesDep,
     WriterDep,
     get_credentials,
     read_viewer,
@@ -41,6 +42,7 @@ from cms.errors import NotFound
 from cms.fields import TAG_MAX_LENGTH
 from cms.openapi import DESCRIPTIONS, answers
 from cms.schemas import MAX_ID, ObjectId, Skip
+from cms.site.urls import SiteAddresses
 
 PRIVATE = "private, no-store"
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -70,9 +72,9 @@ IfMatch = Annotated[
 ]
 
 
-def _with_etag(response: Response, article: Article) -> ArticlePublic:
+def _with_etag(response: Response, article: Article, addresses: SiteAddresses) -> ArticlePublic:
     response.headers["ETag"] = projection.article_etag(article)
-    return ArticlePublic.build(article)
+    return ArticlePublic.build(article, addresses)
 
 
 OrderParam = Annotated[
@@ -95,6 +97,7 @@ async def list_articles(
     database: DatabaseDep,
     settings: SettingsDep,
     credentials: CredentialsDep,
+    addresses: SiteAddressesDep,
     skip: Skip = 0,
     limit: Limit = 20,
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -131,7 +134,9 @@ async def list_articles(
 
     def read(connection: Connection) -> tuple[reads.ListPage, datetime | None]:
         viewer = read_viewer(connection, credentials)
-        page = reads.list_articles(connection, viewer=viewer, query=query, now=now, secret=secret)
+        page = reads.list_articles(
+            connection, viewer=viewer, query=query, now=now, secret=secret, addresses=addresses
+        )
         public = credentials is None and status_ is None
         return page, reads.next_scheduled(connection, now) if public else None
 
@@ -201,6 +206,7 @@ async def _read_one(
 ) -> Response:
     now = utcnow()
     if_none_match = request.headers.get("if-none-match")
+    addresses: SiteAddresses = request.app.state.site_addresses
 
     def read(connection: Connection) -> reads.ArticleRead:
         viewer = read_viewer(connection, credentials)
@@ -211,6 +217,7 @@ async def _read_one(
             article_id=article_id,
             slug=slug,
             if_none_match=if_none_match,
+            addresses=addresses,
         )
 
     found = await run_in_threadpool(database.read, read)
@@ -252,10 +259,12 @@ def _public_cache(max_age: int, now: datetime, next_change: datetime | None) -> 
     response_model=ArticlePublic,
     responses=answers(403),
 )
-def create_article(payload: ArticleCreate, writer: WriterDep, response: Response) -> ArticlePublic:
+def create_article(
+    payload: ArticleCreate, writer: WriterDep, response: Response, addresses: SiteAddressesDep
+) -> ArticlePublic:
     """Write an article as the caller; a draft unless ``status`` says otherwise."""
     action = actions.CreateArticle(draft=payload.draft())
-    article = _with_etag(response, writer.run(action))
+    article = _with_etag(response, writer.run(action), addresses)
     response.headers["Location"] = f"/articles/{article.id}"
     return article
 
@@ -267,11 +276,15 @@ def create_article(payload: ArticleCreate, writer: WriterDep, response: Response
     responses=answers(403, 404),
 )
 def create_user_article(
-    user_id: ObjectId, payload: ArticleCreate, writer: WriterDep, response: Response
+    user_id: ObjectId,
+    payload: ArticleCreate,
+    writer: WriterDep,
+    response: Response,
+    addresses: SiteAddressesDep,
 ) -> ArticlePublic:
     """The tutorial's form: ``user_id`` must be the caller unless the caller is staff."""
     action = actions.CreateArticle(draft=payload.draft(), author_id=user_id)
-    article = _with_etag(response, writer.run(action))
+    article = _with_etag(response, writer.run(action), addresses)
     response.headers["Location"] = f"/articles/{article.id}"
     return article
 
@@ -284,13 +297,14 @@ def update_article(
     payload: ArticleUpdate,
     writer: WriterDep,
     response: Response,
+    addresses: SiteAddressesDep,
     if_match: IfMatch = None,
 ) -> ArticlePublic:
     """Change any subset of fields; ``{"status": "published"}`` publishes."""
     action = actions.UpdateArticle(
         article_id=article_id, changes=payload.changes(), if_match=if_match
     )
-    return _with_etag(response, writer.run(action))
+    return _with_etag(response, writer.run(action), addresses)
 
 
 @router.delete(
@@ -353,6 +367,7 @@ def restore_revision(
     number: RevisionNumber,
     writer: WriterDep,
     response: Response,
+    addresses: SiteAddressesDep,
     payload: Annotated[RevisionRestore | None, Body()] = None,
     if_match: IfMatch = None,
 ) -> ArticlePublic:
@@ -364,7 +379,7 @@ def restore_revision(
     action = actions.RestoreRevision(
         article_id=article_id, number=number, publication=publication, if_match=if_match
     )
-    return _with_etag(response, writer.run(action))
+    return _with_etag(response, writer.run(action), addresses)
 
 
 # Tags
@@ -452,11 +467,13 @@ def list_trash(
     responses=answers(403, 404),
 )
 def restore_from_trash(
-    article_id: ObjectId, writer: WriterDep, response: Response
+    article_id: ObjectId, writer: WriterDep, response: Response, addresses: SiteAddressesDep
 ) -> ArticlePublic:
     """Bring a deleted article back under its id (and its slug, when still free). Admins
     restore any; everyone else what they deleted themselves (another's: 404)."""
-    return _with_etag(response, writer.run(actions.UndeleteArticle(article_id=article_id)))
+    return _with_etag(
+        response, writer.run(actions.UndeleteArticle(article_id=article_id)), addresses
+    )
 
 
 @trash_router.delete(

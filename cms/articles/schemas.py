@@ -26,6 +26,7 @@ from cms.fields import (
 )
 from cms.media.schemas import MediaPublic
 from cms.schemas import MAX_ID, PartialUpdate, UTCTimestamp
+from cms.site.urls import SiteAddresses
 
 # At most MAX_TAGS entries of at most 50 characters: blank entries and duplicates are
 # accepted and cleaned away. (Counting entries, not what is left after cleaning, is a rule
@@ -109,6 +110,11 @@ class ArticlePublic(BaseModel):
     id: int
     title: str
     slug: str
+    url: str = Field(
+        description="The article's public address: the built-in site's page, or the front "
+        "end's (CMS_SITE_FRONTEND_URL); absolute when CMS_SITE_URL or the front end's pattern "
+        "gives the origin, otherwise root-relative"
+    )
     body: str
     body_html: str
     status: ArticleStatus
@@ -124,8 +130,8 @@ class ArticlePublic(BaseModel):
     )
 
     @classmethod
-    def build(cls, article: Article) -> "ArticlePublic":
-        return cls.model_validate(from_article(article))
+    def build(cls, article: Article, addresses: SiteAddresses) -> "ArticlePublic":
+        return cls.model_validate(from_article(article, addresses=addresses))
 
 
 class MovedArticle(BaseModel):

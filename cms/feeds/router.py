@@ -21,6 +21,7 @@ from cms.feeds import service
 from cms.media.images import MIME_OF_EXTENSION
 from cms.media.projection import from_asset
 from cms.openapi import answers
+from cms.site.urls import SiteAddresses
 
 router = APIRouter(tags=["site"])
 
@@ -44,11 +45,14 @@ def _caching(settings: Settings) -> dict[str, str]:
     return {"Cache-Control": CACHE if settings.site_url else CACHE_PRIVATELY}
 
 
-def _article_url(site: str, article: Article) -> str:
-    return f"{site}/articles/slug/{article.slug}"
+def _article_url(request: Request, site: str, slug: str) -> str:
+    """The article's public address (:mod:`cms.site.urls`), absolute."""
+    addresses: SiteAddresses = request.app.state.site_addresses
+    return addresses.article(slug, origin=site)
 
 
 def _rss(
+    request: Request,
     site: str,
     title: str,
     feed_url: str,
@@ -58,15 +62,17 @@ def _rss(
     feed = FeedGenerator()
     feed.load_extension("dc")
     feed.title(title)
-    feed.link(href=f"{site}/articles/", rel="alternate")
+    # feedgen makes the last link given the channel's <link>: the page, not the feed.
     feed.link(href=feed_url, rel="self")
+    feed.link(href=_home_url(request, site, tag), rel="alternate")
     feed.description(_xml(f"The newest articles{f' tagged {tag.name}' if tag else ''}"))
     feed.language("en")
     for article in articles:
         entry = feed.add_entry(order="append")
         entry.title(_xml(article.title))
-        entry.link(href=_article_url(site, article))
-        entry.guid(_article_url(site, article), permalink=True)
+        url = _article_url(request, site, article.slug)
+        entry.link(href=url)
+        entry.guid(url, permalink=True)
         entry.pubDate(article.published_at)
         entry.dc.dc_creator(_xml(article.author.display_name))
         # A short plain description for readers that show one, the whole HTML beside it.
@@ -80,6 +86,16 @@ def _rss(
             entry.enclosure(f"{site}{cover['url']}", "0", _mime_of(cover["url"]))
     rss: bytes = feed.rss_str(pretty=False)
     return rss
+
+
+def _home_url(request: Request, site: str, tag: Tag | None) -> str:
+    """What a feed is the feed of: the site's home or tag page (in headless mode, or with
+    the pages off, the API's list)."""
+    settings: Settings = request.app.state.settings
+    addresses: SiteAddresses = request.app.state.site_addresses
+    if addresses.headless or not settings.site_pages:
+        return f"{site}/articles/"
+    return addresses.tag(tag.slug, origin=site) if tag else addresses.home(origin=site)
 
 
 # Characters XML 1.0 cannot carry at all, not even escaped. A body pasted from a word
@@ -107,7 +123,7 @@ def feed(request: Request, session: ReadSession, settings: SettingsDep) -> Respo
     """RSS 2.0 of the 20 newest published articles, with their rendered HTML."""
     site = _site(request, settings.site_url)
     articles, _ = service.newest_for_feed(session)
-    body = _rss(site, "Newest articles", f"{site}/feed.xml", list(articles), None)
+    body = _rss(request, site, "Newest articles", f"{site}/feed.xml", list(articles), None)
     return Response(body, media_type=RSS_TYPE, headers=_caching(settings))
 
 
@@ -124,7 +140,12 @@ def tag_feed(
     articles, tag = service.newest_for_feed(session, tag_slug=slug)
     assert tag is not None
     body = _rss(
-        site, f"Newest articles: {tag.name}", f"{site}/tags/{slug}/feed.xml", list(articles), tag
+        request,
+        site,
+        f"Newest articles: {tag.name}",
+        f"{site}/tags/{slug}/feed.xml",
+        list(articles),
+        tag,
     )
     return Response(body, media_type=RSS_TYPE, headers=_caching(settings))
 
@@ -134,9 +155,18 @@ def sitemap(request: Request, database: DatabaseDep, settings: SettingsDep) -> R
     """Every published article with its ``lastmod``; past 50,000, an index of sitemaps."""
     site = _site(request, settings.site_url)
     with database.reading() as session:
-        pages = service.sitemap_pages(session)
+        count = service.visible_count(session)
+        pages = service.sitemap_pages(session, count)
+        # The site's own pages, while they fit into the one file.
+        extra: list[str] = []
+        addresses: SiteAddresses = request.app.state.site_addresses
+        room = service.SITEMAP_URLS - count - 1
+        if pages == 1 and settings.site_pages and not addresses.headless and room >= 0:
+            extra = [addresses.home(origin=site)] + [
+                addresses.tag(slug, origin=site) for slug in service.sitemap_tags(session, room)
+            ]
     if pages == 1:
-        return _urlset(database, site, 1, _caching(settings))
+        return _urlset(request, database, site, 1, _caching(settings), extra)
     entries = "".join(
         f"<sitemap><loc>{escape(site)}/sitemap-{page}.xml</loc></sitemap>"
         for page in range(1, pages + 1)
@@ -162,19 +192,30 @@ def sitemap_page(
     with database.reading() as session:
         if page > service.sitemap_pages(session):
             raise NotFound("The sitemap has fewer pages")
-    return _urlset(database, site, page, _caching(settings))
+    return _urlset(request, database, site, page, _caching(settings))
 
 
-def _urlset(database: Database, site: str, page: int, headers: dict[str, str]) -> StreamingResponse:
+def _urlset(
+    request: Request,
+    database: Database,
+    site: str,
+    page: int,
+    headers: dict[str, str],
+    extra: list[str] | None = None,
+) -> StreamingResponse:
+    addresses: SiteAddresses = request.app.state.site_addresses
+
     def lines() -> Iterator[str]:
         yield (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         )
+        for address in extra or ():
+            yield f"<url><loc>{escape(address)}</loc></url>"
         with database.reading() as session:
             for slug, updated_at in service.sitemap_entries(session, page):
                 yield (
-                    f"<url><loc>{escape(site)}/articles/slug/{escape(slug)}</loc>"
+                    f"<url><loc>{escape(addresses.article(slug, origin=site))}</loc>"
                     f"<lastmod>{updated_at.strftime('%Y-%m-%dT%H:%M:%SZ')}</lastmod></url>"
                 )
         yield "</urlset>"

@@ -51,12 +51,31 @@ def newest_for_feed(
     return articles, tag
 
 
-def sitemap_pages(session: Session) -> int:
-    """How many sitemap files the visible articles fill (at least one)."""
+def visible_count(session: Session) -> int:
+    """How many articles anyone may read now."""
     total = session.scalar(
         select(func.count()).select_from(Article).where(permissions.published_articles(utcnow()))
     )
-    return max(1, -(-int(total or 0) // SITEMAP_URLS))
+    return int(total or 0)
+
+
+def sitemap_pages(session: Session, count: int | None = None) -> int:
+    """How many sitemap files the visible articles (``count`` of them) fill (at least one)."""
+    total = visible_count(session) if count is None else count
+    return max(1, -(-total // SITEMAP_URLS))
+
+
+def sitemap_tags(session: Session, limit: int) -> list[str]:
+    """The slugs of at most ``limit`` tags that some visible article carries, by name."""
+    if limit <= 0:
+        return []
+    visible = (
+        select(article_tags.c.article_id)
+        .join(Article, Article.id == article_tags.c.article_id)
+        .where(article_tags.c.tag_id == Tag.id, permissions.published_articles(utcnow()))
+        .exists()
+    )
+    return list(session.scalars(select(Tag.slug).where(visible).order_by(Tag.name).limit(limit)))
 
 
 def sitemap_entries(session: Session, page: int) -> Iterator[tuple[str, datetime]]:

@@ -381,7 +381,7 @@ def test_view_on_site_only_for_what_readers_can_see(
     )
     draft = make_article(author=editor, title="Not yet")
     signed_in(browser, editor)
-    assert 'href="/articles/slug/live"' in browser.get(f"/admin/article/edit/{live.id}").text
+    assert 'href="/posts/live"' in browser.get(f"/admin/article/edit/{live.id}").text
     assert "View on site" not in browser.get(f"/admin/article/edit/{draft.id}").text
 
 

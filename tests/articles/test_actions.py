@@ -21,6 +21,7 @@ from cms.audit.models import AuditEntry
 from cms.db import Database, UnitOfWork, utcnow
 from cms.errors import InvalidInput
 from cms.roles import Role
+from cms.site.urls import SiteAddresses
 from tests.conftest import ArticleFactory, UserFactory
 
 
@@ -91,16 +92,18 @@ def test_the_orm_path_and_the_read_path_give_the_same_article_and_etag(
         ),
         actor=author,
     )
-    shaped = projection.from_article(article)
+    addresses = SiteAddresses()
+    shaped = projection.from_article(article, addresses=addresses)
     read = database.read(
         lambda connection: reads.read_article(
-            connection, viewer=None, now=utcnow(), article_id=article.id
+            connection, viewer=None, now=utcnow(), article_id=article.id, addresses=addresses
         )
     )
     assert read.article == shaped
     assert read.etag == projection.article_etag(article)
     assert shaped["author"] == "Dana Drift" and shaped["tags"] == ["a", "b"]
     assert shaped["published_at"].endswith("Z")
+    assert shaped["url"] == f"/posts/{article.slug}"
 
 
 def test_publish_now_on_a_scheduled_article_is_a_publish(

@@ -38,10 +38,12 @@ def test_new_article_is_a_draft_with_a_slug_and_location(
     assert article["author"] == "Jane Writer"
     assert author.email not in response.text
     assert article["tags"] == [] and article["version"] == 1
+    assert article["url"] == "/posts/band-geeks"
     assert set(article) == {
         "id",
         "title",
         "slug",
+        "url",
         "body",
         "body_html",
         "status",
