@@ -24,8 +24,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 COLUMNS = (
-    "a.id, a.title, a.slug, a.body, a.body_html, a.status, a.published_at, a.created_at, "
-    "a.updated_at, a.author_id, COALESCE(NULLIF(u.name, ''), CONCAT('User ', u.id)) AS author, "
+    # url: the built-in site's page, root-relative, as the CMS answers without CMS_SITE_URL.
+    "a.id, a.title, a.slug, CONCAT('/posts/', a.slug) AS url, a.body, a.body_html, a.status, "
+    "a.published_at, a.created_at, a.updated_at, a.author_id, "
+    "COALESCE(NULLIF(u.name, ''), CONCAT('User ', u.id)) AS author, "
     "(SELECT JSON_ARRAYAGG(t.name) FROM article_tags j JOIN tags t ON t.id = j.tag_id "
     "WHERE j.article_id = a.id) AS tags, a.version, a.cover_image_id AS cover_image"
 )
