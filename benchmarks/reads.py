@@ -49,7 +49,7 @@ HERE = Path(__file__).parent
 REPOSITORY = HERE.parent
 DEFAULT_SERVER = "mysql+mysqldb://root@127.0.0.1:3306"
 FULL_SIZE = 1_000_000
-PROFILED = ("article", "list_first")
+PROFILED = ("article", "list_first", "page_article", "page_home")
 # Below this many requests in a run, its percentiles rest on too few samples to compare.
 FEW_REQUESTS = 200
 
