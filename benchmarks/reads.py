@@ -215,7 +215,8 @@ def _phase(
     peak_mib = [kib["VmHWM"] / 1024 for kib in peaks.values()]
     profiles = {}
     if args.profile and workers == int(args.workers.split(",")[0]):
-        profiles = _profiles(started, args, scenarios, worker_pids(cms.pid)[0], cms_port, run_dir)
+        measured = [s for s in scenarios if outcomes[s.key].problem != "not selected"]
+        profiles = _profiles(started, args, measured, worker_pids(cms.pid)[0], cms_port, run_dir)
     started.stop(cms)
     started.stop(floor)
     verdicts = targets.judge(outcomes, dataset.total_articles)
