@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the CMS into .venv and run it on its embedded SQLite database:
 # migrate, create a first admin (its password is printed once), add demo content
-# to an empty site, then serve http://127.0.0.1:8000 (/admin, /docs).
+# to an empty site, then serve http://127.0.0.1:8000 (the blog at /, /admin, /docs).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,7 +20,7 @@ SHOWN_HOST=$HOST
 [ "$HOST" = 0.0.0.0 ] && SHOWN_HOST=127.0.0.1
 cat <<URLS
 
-  The CMS:        http://$SHOWN_HOST:$PORT/
+  The blog:       http://$SHOWN_HOST:$PORT/
   Back office:    http://$SHOWN_HOST:$PORT/admin/   (admin@example.com)
   API docs:       http://$SHOWN_HOST:$PORT/docs
   Public API:     http://$SHOWN_HOST:$PORT/articles/

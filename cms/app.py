@@ -34,7 +34,10 @@ from cms.middleware import APICorsMiddleware, RelativeRedirectsMiddleware, Reque
 from cms.observability import RequestObserver
 from cms.openapi import allowed_methods, install_exact_openapi
 from cms.site.identity import SiteIdentity
+from cms.site.router import is_site_path, wants_a_page
+from cms.site.router import not_found as site_not_found
 from cms.site.router import router as site_router
+from cms.site.router import unavailable as site_unavailable
 from cms.site.theme import Theme
 from cms.site.urls import SiteAddresses
 from cms.users.router import router as users_router
@@ -165,6 +168,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == status.HTTP_404_NOT_FOUND and wants_a_page(request):
+            # A reader who mistypes an address gets the site's 404 page, not JSON.
+            return await site_not_found(request)
         if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
             exc.headers = {**(exc.headers or {}), "Allow": allow(request.url.path)}
         return await http_exception_handler(request, exc)
@@ -237,8 +243,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: OperationalError) -> Response:
         logger.error("database error: %s", exc.orig)
+        if wants_a_page(request) and is_site_path(request.url.path):
+            return site_unavailable(request)
         return JSONResponse(
             {"detail": "The database is busy or unavailable; retry in a few seconds"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -10,6 +10,7 @@ next scheduled article appears. With ``CMS_SITE_PAGES=false`` every page is the 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 
 from cms.articles import etags, reads
 from cms.articles.slugs import is_valid_slug
-from cms.articles.tags import tag_slug
 from cms.config import Settings
 from cms.db import Database, utcnow
 from cms.errors import InvalidInput, NotFound, SlugMoved
@@ -88,11 +88,52 @@ def _message_page(site: pages.PageSite, heading: str, message: str, code: int) -
     )
 
 
-async def _not_found(request: Request) -> HTMLResponse:
+async def not_found(request: Request) -> HTMLResponse:
+    """The 404 page for ``request``."""
     return not_found_page(pages.page_site(request, await _read_identity(request)))
 
 
+def unavailable(request: Request) -> HTMLResponse:
+    """The page for a database that does not answer (made without asking it anything)."""
+    site = pages.page_site(request, request.app.state.site_identity)
+    response = _message_page(
+        site,
+        "Back in a moment",
+        "The site cannot reach its database just now. Please try again in a few seconds.",
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+SITE_PREFIXES = ("/posts/", "/tag/", "/author/", "/preview/")
+
+
+def is_site_path(path: str) -> bool:
+    """Whether ``path`` is one of the site's pages (not the API's)."""
+    return path in ("/", "/search") or path.startswith(SITE_PREFIXES)
+
+
+def wants_a_page(request: Request) -> bool:
+    """Whether a request no route answered came from a browser reading the site (a GET
+    asking for HTML, with the pages on): it gets the 404 page instead of JSON."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and _settings(request).site_pages
+    )
+
+
 # One article
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """What reading an article's page found: the article, where it moved, or nothing."""
+
+    site: pages.PageSite
+    found: reads.ArticleRead | None = None
+    moved_to: str | None = None
 
 
 @router.api_route("/posts/{slug}", methods=GET)
@@ -100,12 +141,12 @@ async def article_page(slug: str, request: Request) -> Response:
     """An article's page; a slug it had before answers 301 to its page now."""
     settings = _settings(request)
     if not settings.site_pages or not is_valid_slug(slug):
-        return await _not_found(request)
+        return await not_found(request)
     addresses: SiteAddresses = request.app.state.site_addresses
     sent = request.headers.get("if-none-match")
     now = utcnow()
 
-    def read(connection: Connection) -> tuple[pages.PageSite, reads.ArticleRead | str | None]:
+    def read(connection: Connection) -> _Lookup:
         site = pages.page_site(request, _identity(request, connection))
         try:
             found = reads.read_article(
@@ -117,27 +158,33 @@ async def article_page(slug: str, request: Request) -> Response:
                 addresses=addresses,
             )
         except SlugMoved as moved:
-            return site, moved.current_slug
+            return _Lookup(site, moved_to=moved.current_slug)
         except NotFound:
-            return site, None
-        return site, found
+            return _Lookup(site)
+        return _Lookup(site, found)
 
-    site, found = await run_in_threadpool(_database(request).read, read)
-    if found is None:
-        return not_found_page(site)
-    if isinstance(found, str):
+    lookup: _Lookup = await run_in_threadpool(_database(request).read, read)
+    site, found = lookup.site, lookup.found
+    if lookup.moved_to is not None:
         return Response(
             status_code=status.HTTP_301_MOVED_PERMANENTLY,
-            headers={"Location": addresses.article_page(found)},
+            headers={"Location": addresses.article_page(lookup.moved_to)},
         )
+    if found is None:
+        return not_found_page(site)
     headers = {
         "ETag": pages.article_etag(found.etag, site),
         "Cache-Control": pages.cache_control(site, settings.cache_max_age),
     }
     if found.article is None:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    rendered = site.theme.rendered
+    body = rendered.get(headers["ETag"])
+    if body is not None:
+        return HTMLResponse(body, headers={"Content-Security-Policy": pages.PAGE_CSP, **headers})
     response = pages.render(site, "article.html", pages.article_context(site, found.article))
     if response.status_code == status.HTTP_200_OK:
+        rendered.put(headers["ETag"], bytes(response.body))
         response.headers.update(headers)
     return response
 
@@ -192,12 +239,17 @@ def _list_response(
     if listed.next_change is not None:
         max_age = min(max_age, max(0, int((listed.next_change - now).total_seconds())))
     headers = {
-        "ETag": f'"l.{page.etag.strip(chr(34))}~{site.digest}"',
+        "ETag": _list_etag(page, site),
         "Cache-Control": pages.cache_control(site, max_age),
     }
     sent = request.headers.get("if-none-match")
     if sent is not None and etags.matches(sent, headers["ETag"]):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    # The same rows under another address (another search) are another page.
+    key = f"{request.url.path}?{request.url.query}\x00{headers['ETag']}"
+    body = site.theme.rendered.get(key)
+    if body is not None:
+        return HTMLResponse(body, headers={"Content-Security-Policy": pages.PAGE_CSP, **headers})
     addresses = site.addresses
     items = [
         {
@@ -217,8 +269,15 @@ def _list_response(
     }
     response = pages.render(site, template, full)
     if response.status_code == status.HTTP_200_OK:
+        site.theme.rendered.put(key, bytes(response.body))
         response.headers.update(headers)
     return response
+
+
+def _list_etag(page: reads.ListPage, site: pages.PageSite) -> str:
+    """The rows' ETag, whether there is an older page, and what every page shows."""
+    more = hashlib.blake2b((page.next_cursor or "").encode(), digest_size=4).hexdigest()
+    return f'"l.{page.etag.strip(chr(34))}.{more}~{site.digest}"'
 
 
 def _cursor(request: Request) -> str | None:
@@ -233,7 +292,7 @@ def _broken_link(site: pages.PageSite, message: str = BAD_LINK) -> HTMLResponse:
 async def home(request: Request) -> Response:
     """The newest articles, a page at a time ("Older articles" goes on)."""
     if not _settings(request).site_pages:
-        return await _not_found(request)
+        return await not_found(request)
     cursor = _cursor(request)
     if cursor is not None and len(cursor) > MAX_CURSOR:
         return _broken_link(pages.page_site(request, await _read_identity(request)))
@@ -259,7 +318,7 @@ async def home(request: Request) -> Response:
 async def tag_page(slug: str, request: Request) -> Response:
     """A tag's articles, newest first; a tag no visible article carries is not found."""
     if not _settings(request).site_pages or len(slug) > 64:
-        return await _not_found(request)
+        return await not_found(request)
     cursor = _cursor(request)
     if cursor is not None and len(cursor) > MAX_CURSOR:
         return _broken_link(pages.page_site(request, await _read_identity(request)))
@@ -271,7 +330,7 @@ async def tag_page(slug: str, request: Request) -> Response:
     if not listed.page.articles:
         return not_found_page(site)
     name = next(
-        (tag for tag in listed.page.articles[0]["tags"] if tag_slug(tag) == slug),
+        (tag for tag in listed.page.articles[0]["tags"] if pages.cached_tag_slug(tag) == slug),
         slug,
     )
     feed = f"/tags/{quote(slug, safe='')}/feed.xml"
@@ -297,10 +356,10 @@ async def tag_page(slug: str, request: Request) -> Response:
 async def author_page(author_id: str, request: Request) -> Response:
     """An author's published articles; an author without any is not found."""
     if not _settings(request).site_pages or not author_id.isascii() or not author_id.isdigit():
-        return await _not_found(request)
+        return await not_found(request)
     number = int(author_id)
     if not 1 <= number <= MAX_ID or author_id != str(number):
-        return await _not_found(request)
+        return await not_found(request)
     cursor = _cursor(request)
     if cursor is not None and len(cursor) > MAX_CURSOR:
         return _broken_link(pages.page_site(request, await _read_identity(request)))
@@ -333,7 +392,7 @@ async def author_page(author_id: str, request: Request) -> Response:
 async def search_page(request: Request) -> Response:
     """Full-text search over titles and bodies (the API's ``GET /articles/?q=``)."""
     if not _settings(request).site_pages:
-        return await _not_found(request)
+        return await not_found(request)
     q = " ".join(request.query_params.get("q", "").split())
     cursor = _cursor(request)
     base = {"q": q, "max_length": MAX_QUERY, "noindex": True}
@@ -376,7 +435,7 @@ async def search_page(request: Request) -> Response:
 async def unknown_page(rest: str, request: Request) -> Response:
     """Any other address under the site's paths: the 404 page."""
     del rest
-    return await _not_found(request)
+    return await not_found(request)
 
 
 # What crawlers and browsers fetch besides pages

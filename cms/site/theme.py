@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+import threading
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,62 @@ class Stylesheet:
         return f"{STATIC_PATH}/site.{self.digest}.css"
 
 
+def long_date(moment: datetime) -> str:
+    """``8 December 2026``, the same in every locale (and without strftime's cost)."""
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+class RenderedPages:
+    """The HTML of recently rendered pages, by their ETag, which names everything a page
+    shows (the article's version, the site's identity, theme and addresses): a page found
+    here is exactly the page rendering would make again. Per process and bounded (by
+    count and by bytes; large pages are not kept), so it needs no invalidation and no
+    sharing between workers."""
+
+    def __init__(self, *, entries: int = 512, total_bytes: int = 32 * 1024 * 1024) -> None:
+        self.entries = entries
+        self.total_bytes = total_bytes
+        self.largest = total_bytes // 64
+        self._pages: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, etag: str) -> bytes | None:
+        with self._lock:
+            body = self._pages.get(etag)
+            if body is not None:
+                self._pages.move_to_end(etag)
+            return body
+
+    def put(self, etag: str, body: bytes) -> None:
+        if len(body) > self.largest or self.entries == 0:
+            return
+        with self._lock:
+            if etag in self._pages:
+                return
+            self._pages[etag] = body
+            self._bytes += len(body)
+            while len(self._pages) > self.entries or self._bytes > self.total_bytes:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
 class TemplateFailed(Exception):
     """A template could not be compiled or rendered (the reader gets the 500 page)."""
 
@@ -67,12 +126,15 @@ class Theme:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.environment.filters["long_date"] = long_date
         override = self.folder / STYLESHEET if self.folder is not None else None
         if override is not None and override.is_file():
             css = override.read_bytes()
         else:
             css = resources.files("cms.site").joinpath(f"static/{STYLESHEET}").read_bytes()
         self.stylesheet = Stylesheet(css, hashlib.sha256(css).hexdigest()[:16])
+        # In development templates are read again when they change: so are the pages.
+        self.rendered = RenderedPages(entries=0 if self.environment.auto_reload else 512)
         # Changes with anything that changes every page: the theme folder's templates
         # (as they were when the process started) and the stylesheet.
         self.digest = hashlib.blake2b(

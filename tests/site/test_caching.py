@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from cms.articles.models import ArticleStatus
 from cms.asgi import build_app
 from cms.db import Database, utcnow
-from cms.site.theme import Theme
+from cms.site.theme import RenderedPages, Theme
 from tests.articles.test_lists import counted
 from tests.conftest import ArticleFactory, LiveServer, UserFactory, make_settings
 from tests.site.conftest import Login, publish
@@ -49,6 +49,32 @@ def test_every_page_has_an_etag_and_answers_304(
         fresh = api.get(path, headers={"If-None-Match": tags[path]})
         assert fresh.status_code == 200, path
         assert fresh.headers["etag"] != tags[path]
+    assert "New text" in api.get(paths[0]).text  # not an old rendering kept for its slug
+
+
+def test_a_list_page_changes_when_an_older_page_appears(
+    api: httpx.Client, make_user: UserFactory, make_article: ArticleFactory
+) -> None:
+    """The same ten articles, but now with an *Older articles* link: not a 304."""
+    author = make_user()
+    now = utcnow()
+    for number in range(10):
+        make_article(
+            author=author,
+            title=f"Recent {number}",
+            status=ArticleStatus.PUBLISHED,
+            published_at=now - timedelta(minutes=number + 1),
+        )
+    first = api.get("/")
+    assert 'rel="next"' not in first.text
+    make_article(
+        author=author,
+        title="Backdated",
+        status=ArticleStatus.PUBLISHED,
+        published_at=now - timedelta(days=30),
+    )
+    again = api.get("/", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 200 and 'rel="next"' in again.text
 
 
 def _max_age(response: httpx.Response) -> int:
@@ -162,3 +188,31 @@ def test_templates_are_compiled_once_per_process(
         assert api.get(f"/posts/{article['slug']}").status_code == 200
         assert api.get("/").status_code == 200
     assert compiled == []
+
+
+def test_a_kept_page_is_never_another_address_s_page(
+    api: httpx.Client, make_user: UserFactory, login: Login
+) -> None:
+    """Two searches finding the same article are two pages (each says what was asked)."""
+    publish(api, login(make_user()), title="Apples and pears", body="Fruit.")
+    first = api.get("/search", params={"q": "apples"})
+    second = api.get("/search", params={"q": "pears"})
+    assert "Results for “apples”" in first.text and "Results for “pears”" in second.text
+    assert "Results for “pears”" in api.get("/search", params={"q": "pears"}).text
+
+
+def test_rendered_pages_are_kept_within_their_bounds() -> None:
+    kept = RenderedPages(entries=2, total_bytes=64 * 100)
+    kept.put('"a"', b"a" * 10)
+    kept.put('"b"', b"b" * 10)
+    assert kept.get('"a"') == b"a" * 10  # now the most recent
+    kept.put('"c"', b"c" * 10)
+    assert kept.get('"b"') is None and kept.get('"a"') is not None
+    kept.put('"big"', b"x" * 101)  # over a 64th of the bytes: never kept
+    assert kept.get('"big"') is None
+    for number in range(10):
+        kept.put(f'"{number}"', b"y" * 100)
+    assert kept._bytes <= 64 * 100 and len(kept._pages) <= 2
+    nothing = RenderedPages(entries=0)  # development: templates may change under it
+    nothing.put('"a"', b"a")
+    assert nothing.get('"a"') is None

@@ -3,6 +3,7 @@ can be switched off while the API, feeds, sitemap and back office keep working."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from xml.etree import ElementTree  # our own responses: no untrusted XML here
 
 import feedparser
@@ -10,9 +11,13 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from cms.articles.models import ArticleStatus
 from cms.asgi import build_app
+from cms.db import utcnow
+from cms.roles import Role
 from cms.site.urls import SiteAddresses
-from tests.conftest import DEFAULT_PASSWORD, LiveServer, UserFactory, make_settings
+from tests.admin.conftest import signed_in
+from tests.conftest import DEFAULT_PASSWORD, ArticleFactory, LiveServer, UserFactory, make_settings
 from tests.site.conftest import Login, publish
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -106,3 +111,22 @@ def test_headless_with_the_pages_on_makes_the_front_end_canonical(
         assert page.status_code == 200
         canonical = '<link rel="canonical" href="https://www.example.com/blog/both-ways">'
         assert canonical in page.text
+
+
+def test_view_on_site_in_the_back_office_points_at_the_front_end(
+    make_user: UserFactory, make_article: ArticleFactory, database_url: str
+) -> None:
+    editor = make_user(role=Role.EDITOR)
+    live = make_article(
+        author=editor,
+        title="Seen there",
+        status=ArticleStatus.PUBLISHED,
+        published_at=utcnow() - timedelta(hours=1),
+    )
+    with (
+        LiveServer(build_app(make_settings(database_url, site_frontend_url=FRONT_END))) as server,
+        httpx.Client(base_url=server.url, timeout=30) as browser,
+    ):
+        signed_in(browser, editor)
+        page = browser.get(f"/admin/article/edit/{live.id}").text
+        assert 'href="https://www.example.com/blog/seen-there"' in page

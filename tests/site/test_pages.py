@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
+from sqlalchemy.exc import OperationalError
 
+from cms.articles import reads
 from cms.articles.models import Article, ArticleStatus
 from cms.db import Database, utcnow
 from tests.conftest import ArticleFactory, UserFactory
@@ -44,6 +47,7 @@ def test_the_home_page_lists_the_newest_first_and_pages_on_with_older(
     for link in ('href="/admin"', 'href="/docs"', 'href="/feed.xml"'):
         assert link in first.text
     assert "<script" not in first.text
+    assert api.head("/").status_code == 200
 
 
 def test_an_article_page_shows_the_article(
@@ -174,6 +178,12 @@ def test_unknown_addresses_under_the_site_are_the_404_page(api: httpx.Client) ->
         answer = api.get(path)
         assert answer.status_code == 404, path
         assert "Page not found" in answer.text, path
+    # Elsewhere, a browser gets the page too; an API client still gets JSON.
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = api.get("/about-us", headers=browser)
+    assert page.status_code == 404 and "Page not found" in page.text
+    assert api.get("/about-us").json() == {"detail": "Not Found"}
+    assert api.get("/articles/999999", headers=browser).json() == {"detail": "Article not found"}
 
 
 def test_hostile_titles_and_bodies_are_escaped(
@@ -196,3 +206,19 @@ def test_hostile_titles_and_bodies_are_escaped(
     assert [kind for kind, _ in page.scripts] == ["application/ld+json"]
     assert page.json_ld()["headline"] == hostile
     assert page.meta["og:title"] == hostile
+
+
+def test_a_database_outage_is_a_page_for_readers_and_json_for_the_api(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def gone(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server has gone away"))
+
+    monkeypatch.setattr(reads, "read_article", gone)
+    browser = {"Accept": "text/html"}
+    page = api.get("/posts/anything", headers=browser)
+    assert page.status_code == 503 and page.headers["retry-after"] == "5"
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Back in a moment" in page.text and "gone away" not in page.text
+    assert api.get("/articles/1").status_code == 503
+    assert api.get("/articles/1", headers=browser).json()["detail"].startswith("The database")
