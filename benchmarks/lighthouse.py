@@ -78,7 +78,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.lighthouse", description=__doc__.split("\n\n")[0]
     )
     add = parser.add_argument
-    add("--form-factors", default="mobile,desktop", help="mobile (Lighthouse's default), desktop")
+    add(
+        "--form-factors",
+        default="mobile,desktop,mobile-dark",
+        help="mobile (Lighthouse's default), desktop; -dark: in dark mode",
+    )
     add("--pages", default="home,article,tag", help="which pages: home, article, tag")
     add("--articles", type=int, default=60, help="demo articles to seed")
     add("--chromium", default=CHROMIUM, help="the browser Lighthouse drives")
@@ -242,20 +246,23 @@ def run_lighthouse(
     out: Path,
 ) -> dict[str, Any]:
     """One Lighthouse run; its report (the LHR) as JSON, also written with an HTML copy."""
+    dark = form_factor.endswith("-dark")
     argv = [
         _tool("node"),
         str(cli),
         url,
         f"--chrome-path={chromium}",
-        # Root in a container: chromium's sandbox cannot start.
-        "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+        # Root in a container: chromium's sandbox cannot start. "-dark": the page as
+        # prefers-color-scheme: dark shows it (its contrast is scored too).
+        "--chrome-flags=--headless=new --no-sandbox --disable-gpu"
+        + (" --force-dark-mode --blink-settings=preferredColorScheme=0" if dark else ""),
         f"--only-categories={','.join(CATEGORIES)}",
         "--output=json",
         "--output=html",
         f"--output-path={out}",
         "--quiet",
     ]
-    if form_factor == "desktop":
+    if form_factor.removesuffix("-dark") == "desktop":
         argv.append("--preset=desktop")
     process = started.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, err = process.communicate()
