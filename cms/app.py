@@ -168,9 +168,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == status.HTTP_404_NOT_FOUND and wants_a_page(request):
-            # A reader who mistypes an address gets the site's 404 page, not JSON.
-            return await site_not_found(request)
+        if exc.status_code == status.HTTP_404_NOT_FOUND and request.app.state.settings.site_pages:
+            if wants_a_page(request):
+                # A reader who mistypes an address gets the site's 404 page, not JSON.
+                page = await site_not_found(request)
+                page.headers["Vary"] = "Accept"
+                return page
+            exc.headers = {**(exc.headers or {}), "Vary": "Accept"}
         if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
             exc.headers = {**(exc.headers or {}), "Allow": allow(request.url.path)}
         return await http_exception_handler(request, exc)

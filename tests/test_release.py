@@ -5,6 +5,7 @@ Building and installing take a while (the runtime dependencies come from pip's c
 both happen once per session and the tests are few."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -143,6 +144,11 @@ def test_an_installed_wheel_migrates_and_serves_from_an_empty_folder(
         with httpx.Client(base_url=base, timeout=30) as client:
             assert client.get("/readyz").json() == {"status": "ok"}
             assert client.get("/admin/login").status_code == 200
+            # The readers' site: its templates and stylesheet come from the wheel.
+            home = client.get("/")
+            assert home.status_code == 200 and "<main" in home.text
+            sheet = re.search(r'href="(/site/static/site\.[0-9a-f]+\.css)"', home.text)
+            assert sheet is not None and client.get(sheet.group(1)).status_code == 200
             docs = client.get("/docs")
             assert docs.status_code == 200
             assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200

@@ -182,7 +182,9 @@ def test_unknown_addresses_under_the_site_are_the_404_page(api: httpx.Client) ->
     browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     page = api.get("/about-us", headers=browser)
     assert page.status_code == 404 and "Page not found" in page.text
+    assert page.headers["vary"] == "Accept"
     assert api.get("/about-us").json() == {"detail": "Not Found"}
+    assert api.get("/about-us").headers["vary"] == "Accept"
     assert api.get("/articles/999999", headers=browser).json() == {"detail": "Article not found"}
 
 
