@@ -252,14 +252,9 @@ def build(
             same_json=False,
             watch_memory=True,
         ),
-        Scenario(
-            "page_home",
-            f"home page (HTML) vs first list page ({PAGE})",
-            home,
-            first,
-            same_json=False,
-            watch_memory=True,
-        ),
+        # No floor beside it: the floor's list statement crashed MariaDB 10.11.19 here
+        # under this load (see README), and the home page has no JSON twin anyway.
+        Scenario("page_home", "home page (HTML)", home, same_json=False, watch_memory=True),
         Scenario("admin_first", "admin list, page 1", admin("/admin/article/list")),
         Scenario(
             "admin_deep",
