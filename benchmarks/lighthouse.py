@@ -379,7 +379,7 @@ def _score_cells(result: Result) -> str:
 
 def _report(results: list[Result], run_dir: Path) -> int:
     print(f"\nLighthouse {LIGHTHOUSE_VERSION}; load average {os.getloadavg()[0]:.2f}")
-    header = f"{'page':<10} {'form':<8} {'perf':>5} {'a11y':>5} {'b.p.':>5} {'seo':>5}  verdict"
+    header = f"{'page':<10} {'form':<11} {'perf':>5} {'a11y':>5} {'b.p.':>5} {'seo':>5}  verdict"
     print(header)
     print("-" * len(header))
     short = False
@@ -390,7 +390,7 @@ def _report(results: list[Result], run_dir: Path) -> int:
         missed = result.short_of_targets()
         short = short or bool(missed)
         verdict = "met" if not missed else "NOT MET: " + ", ".join(missed)
-        print(f"{result.page.key:<10} {result.form_factor:<8} {cells}  {verdict}")
+        print(f"{result.page.key:<10} {result.form_factor:<11} {cells}  {verdict}")
     for result in results:
         if result.failing:
             print(f"\nNot passing on {result.page.key} ({result.page.path}), {result.form_factor}:")
