@@ -76,6 +76,8 @@ class Dataset:
     total_articles: int = 0
     published: int = 0
     sample_ids: list[int] = field(default_factory=list)
+    # The slug of each sampled id, in the same order (the site's pages are by slug).
+    sample_slugs: list[str] = field(default_factory=list)
     # The article at 90% depth of the newest-first published list, and the one before it.
     depth: int = 0
     depth_id: int = 0
@@ -218,6 +220,14 @@ def _read_shape(dataset: Dataset, sample: int) -> None:
         dataset.published = len(published)
         rng = random.Random(dataset.wanted.seed)  # noqa: S311 (spreading load, not secrets)
         dataset.sample_ids = rng.sample(published, min(sample, len(published)))
+        placeholders = ", ".join(["%s"] * len(dataset.sample_ids)) or "NULL"
+        rows = _query(
+            connection,
+            f"SELECT id, slug FROM articles WHERE id IN ({placeholders})",  # noqa: S608
+            tuple(dataset.sample_ids),
+        )
+        slugs = {int(article_id): str(slug) for article_id, slug in rows}
+        dataset.sample_slugs = [slugs[article_id] for article_id in dataset.sample_ids]
         dataset.depth = int(dataset.published * 0.9)
         if dataset.depth >= 1:
             rows = _query(

@@ -13,6 +13,7 @@ import platform
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -41,14 +42,14 @@ from benchmarks.processes import (
     wait_ready,
     worker_pids,
 )
-from benchmarks.scenarios import Features, Scenario, build, discover
+from benchmarks.scenarios import Features, Scenario, build, discover, write_pages
 from benchmarks.targets import Outcome, Verdict
 
 HERE = Path(__file__).parent
 REPOSITORY = HERE.parent
 DEFAULT_SERVER = "mysql+mysqldb://root@127.0.0.1:3306"
 FULL_SIZE = 1_000_000
-PROFILED = ("article", "list_first")
+PROFILED = ("article", "list_first", "page_article", "page_home")
 # Below this many requests in a run, its percentiles rest on too few samples to compare.
 FEW_REQUESTS = 200
 
@@ -188,10 +189,12 @@ def _phase(
         for note in features.notes:
             print(f"  note: {note}")
     cookie = admin_sign_in(cms_port, dataset.staff_email, dataset.staff_password)
+    pages_file = write_pages(features.page_pattern, dataset.sample_slugs, run_dir / "pages.txt")
     scenarios = build(
         features,
         dataset,
         ids_file=ids_file,
+        pages_file=pages_file,
         cookie=cookie,
         connections=args.connections,
         narrow_connections=args.narrow_connections,
@@ -212,7 +215,8 @@ def _phase(
     peak_mib = [kib["VmHWM"] / 1024 for kib in peaks.values()]
     profiles = {}
     if args.profile and workers == int(args.workers.split(",")[0]):
-        profiles = _profiles(started, args, scenarios, worker_pids(cms.pid)[0], cms_port, run_dir)
+        measured = [s for s in scenarios if outcomes[s.key].problem != "not selected"]
+        profiles = _profiles(started, args, measured, worker_pids(cms.pid)[0], cms_port, run_dir)
     started.stop(cms)
     started.stop(floor)
     verdicts = targets.judge(outcomes, dataset.total_articles)
@@ -285,17 +289,60 @@ def _measure(
     if reply.status != scenario.expect:
         outcome.problem = f"check failed: {reply.status}, expected {scenario.expect}"
         return outcome
-    if scenario.floor is not None:
+    kind = reply.header("content-type") or ""
+    if not scenario.same_json and not kind.startswith("text/html"):
+        outcome.problem = f"check failed: {kind or 'no content type'}, expected an HTML page"
+        return outcome
+    if scenario.floor is not None and scenario.same_json:
         floor_reply = fetch(floor_port, _first_request(scenario.floor))
         outcome.same_answer = floor_reply.status == 200 and floor_reply.json() == reply.json()
+    watcher = _MemoryWatch(worker_pids(cms.pid)) if scenario.watch_memory else None
     # Alternating keeps a burst of load from elsewhere from landing on one side only.
     for _ in range(args.repeat):
-        outcome.cms_runs.append(_wrk(started, args, cms, cms_port, scenario.cms))
+        if watcher is not None:
+            with watcher:
+                outcome.cms_runs.append(_wrk(started, args, cms, cms_port, scenario.cms))
+        else:
+            outcome.cms_runs.append(_wrk(started, args, cms, cms_port, scenario.cms))
         if scenario.floor is not None:
             outcome.floor_runs.append(_wrk(started, args, floor, floor_port, scenario.floor))
     outcome.cms = _median(outcome.cms_runs)
     outcome.floor = _median(outcome.floor_runs)
+    if watcher is not None:
+        outcome.cms_rss_kib = watcher.peak_kib
     return outcome
+
+
+class _MemoryWatch:
+    """The largest resident set (``VmRSS``) of the CMS workers while the block runs,
+    sampled every 0.2 s: what a worker holds while it serves, not only at the end."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        while True:
+            for pid in self.pids:
+                try:
+                    self.peak_kib = max(self.peak_kib, memory_kib(pid)["VmRSS"])
+                except (OSError, KeyError):
+                    continue
+            if self._stop.wait(0.2):
+                return
+
+    def __enter__(self) -> "_MemoryWatch":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _median(runs: list[Measurement]) -> Measurement | None:
@@ -422,6 +469,8 @@ def _print_table(
             notes.append(f"{cms.error_count} errors {cms.errors}")
         if outcome.same_answer is False:
             notes.append("floor's answer differs from the CMS's!")
+        if outcome.cms_rss_kib:
+            notes.append(f"worker RSS ≤ {outcome.cms_rss_kib / 1024:.0f} MiB during the run")
         print(
             f"{title:<38} {conns:>5} {cms.requests_per_second:>10,.0f} {_ms(cms.p50_ms):>7} "
             f"{_ms(cms.p99_ms):>7} {floor_cells} {ratio:>6}  {'; '.join(notes)}"
@@ -459,6 +508,7 @@ def _outcome_report(outcome: Outcome, verdict: Verdict | None) -> dict[str, Any]
         "floor_runs": [run.as_dict() for run in outcome.floor_runs],
         "ratio": outcome.ratio,
         "floor_same_answer": outcome.same_answer,
+        "cms_worker_rss_kib_during": outcome.cms_rss_kib,
         "target": str(verdict) if verdict else None,
         "target_met": verdict.met if verdict else None,
     }

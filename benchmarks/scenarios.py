@@ -37,6 +37,8 @@ class Features:
     cursor_how: str = ""
     cursor_depth: int = 0
     before_cursor: tuple[str, int] | None = None
+    # The readers' site's address of an article, with ``{slug}`` for its slug.
+    page_pattern: str = "/posts/{slug}"
     notes: list[str] = field(default_factory=list)
 
 
@@ -48,6 +50,10 @@ class Scenario:
     floor: Load | None = None
     expect: int = 200
     unavailable: str | None = None
+    # Whether the floor's JSON must equal the CMS's (not for an HTML page).
+    same_json: bool = True
+    # Whether the CMS worker's resident memory is sampled while it is measured.
+    watch_memory: bool = False
 
 
 def discover(port: int, dataset: Dataset, *, search: str) -> Features:
@@ -64,6 +70,7 @@ def discover(port: int, dataset: Dataset, *, search: str) -> Features:
         etag=article.header("etag"),
         has_link=next_link(first) is not None,
     )
+    features.page_pattern = _page_pattern(article.json(), features.page_pattern)
     if "tag" in parameters:
         features.tag = _busiest_tag(port, features) or _newest_articles_tag(first)
     if features.has_link:
@@ -71,6 +78,22 @@ def discover(port: int, dataset: Dataset, *, search: str) -> Features:
     if "q" in parameters and not fetch(port, f"/articles/?q={quote(search)}").json():
         features.notes.append(f"search for {search!r} finds nothing; choose --search")
     return features
+
+
+def _page_pattern(article: dict[str, Any], default: str) -> str:
+    """The site's address pattern, from the API's ``url`` of an article (its path only)."""
+    url, slug = article.get("url"), article.get("slug")
+    if not isinstance(url, str) or not isinstance(slug, str) or slug not in url:
+        return default
+    path = urlsplit(url).path
+    return path.replace(slug, "{slug}", 1) if slug in path else default
+
+
+def write_pages(pattern: str, slugs: list[str], out: Path) -> Path:
+    """The article page of each sampled id, one path a line, in the order of the ids file:
+    ``spread.lua`` takes each line as the whole path."""
+    out.write_text("".join(pattern.replace("{slug}", quote(slug)) + "\n" for slug in slugs))
+    return out
 
 
 def _busiest_tag(port: int, features: Features) -> str | None:
@@ -155,6 +178,7 @@ def build(
     dataset: Dataset,
     *,
     ids_file: Path,
+    pages_file: Path,
     cookie: str,
     connections: int,
     narrow_connections: int,
@@ -177,6 +201,11 @@ def build(
     by_id = Load("/articles/{id}", connections, {}, ids_file=ids_file)
     first = wide(f"/articles/?limit={PAGE}")
     skipped = wide(f"/articles/?skip={skip}&limit={PAGE}")
+    # The readers' site as a browser asks for it; the floor's JSON of the same articles,
+    # in the same order, is what the page is measured against.
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = Load("{id}", connections, html, ids_file=pages_file)
+    home = Load("/", connections, html)
     floor_keyset = (
         wide(_floor_after(*features.before_cursor))
         if features.before_cursor is not None
@@ -215,6 +244,17 @@ def build(
             else None,
             unavailable=None if "q" in features.list_parameters else f"{NOT_YET} (no q parameter)",
         ),
+        Scenario(
+            "page_article",
+            "article page (HTML), ids spread",
+            page,
+            by_id,
+            same_json=False,
+            watch_memory=True,
+        ),
+        # No floor beside it: the floor's list statement crashed MariaDB 10.11.19 here
+        # under this load (see README), and the home page has no JSON twin anyway.
+        Scenario("page_home", "home page (HTML)", home, same_json=False, watch_memory=True),
         Scenario("admin_first", "admin list, page 1", admin("/admin/article/list")),
         Scenario(
             "admin_deep",

@@ -22,6 +22,8 @@ class Outcome:
     same_answer: bool | None = None
     cms_runs: list[Measurement] = field(default_factory=list)
     floor_runs: list[Measurement] = field(default_factory=list)
+    # The CMS worker's largest resident set (KiB) seen while it was measured, if watched.
+    cms_rss_kib: int | None = None
 
     @property
     def spread(self) -> float:
@@ -53,6 +55,7 @@ def judge(outcomes: dict[str, Outcome], articles: int) -> dict[str, Verdict]:
     """A verdict for each scenario the issue sets a target for."""
     verdicts = {
         "article": _versus_floor(outcomes["article"]),
+        "page_article": _versus_floor(outcomes["page_article"]),
         "list_first": _versus_floor(outcomes["list_first"]),
         "article_304": _revalidation(outcomes["article_304"], outcomes["article_same"]),
         "list_cursor": _cursor(outcomes["list_cursor"], outcomes["list_first"], articles),
