@@ -297,6 +297,8 @@ class RunningStatements:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[int, tuple[Any, Engine, int | None]] = {}
+        # When each listed statement was sent (time.monotonic()).
+        self._since: dict[int, float] = {}
         self.cancelled = False
 
     def started(self, connection: Connection) -> None:
@@ -304,6 +306,13 @@ class RunningStatements:
         dbapi = fairy.dbapi_connection
         with self._lock:
             self._running[id(dbapi)] = (dbapi, connection.engine, fairy.info.get("cms_thread_id"))
+            self._since[id(dbapi)] = time.monotonic()
+
+    def running_for(self) -> float:
+        """How long the oldest statement still running has been (0: none is)."""
+        with self._lock:
+            oldest = min(self._since.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def finished(self, connection: Connection) -> None:
         try:
@@ -312,6 +321,7 @@ class RunningStatements:
             return
         with self._lock:
             self._running.pop(id(dbapi), None)
+            self._since.pop(id(dbapi), None)
 
     def cancel(self) -> int:
         """Stop every statement still running; how many were."""
