@@ -15,7 +15,6 @@ import logging
 import random
 import secrets
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -28,6 +27,7 @@ from cms.db import Database, UnitOfWork, utcnow
 from cms.mail import queue
 from cms.mail.models import MailStatus, QueuedMail
 from cms.mail.transport import MailFailed, Transport, build_message, transport_for
+from cms.rounds import run_rounds
 
 logger = logging.getLogger(__name__)
 
@@ -70,22 +70,16 @@ class MailWorker:
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         """Send until ``stop`` is set, waiting at most ``poll_seconds`` between idle
         rounds (less when this process commits mail)."""
-        last_failure = ""
-        pruned_at = 0.0
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-                if not busy and time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
-                    self.prune()
-                    pruned_at = time.monotonic()
-                last_failure = ""
-            except Exception as exc:
-                busy = 0
-                if str(exc) != last_failure:
-                    logger.exception("mail round failed; retrying")
-                last_failure = str(exc)
-            if not busy:
-                queue.wait_for_mail(poll_seconds)
+        run_rounds(
+            stop,
+            run_once=self.run_once,
+            prune=self.prune,
+            wait=queue.wait_for_mail,
+            poll_seconds=poll_seconds,
+            prune_every=PRUNE_EVERY_SECONDS,
+            logger=logger,
+            what="mail",
+        )
 
     def run_once(self) -> int:
         """One round; how many messages it handled (0: nothing was due)."""

@@ -38,6 +38,7 @@ from sqlalchemy import Connection, delete, exists, select, update
 from cms.config import Settings
 from cms.db import Database, utcnow
 from cms.errors import ConfigurationError, InvalidInput
+from cms.rounds import run_rounds
 from cms.webhooks import outbox, service, signing, targets
 from cms.webhooks.models import (
     RESPONSE_KEPT,
@@ -154,24 +155,16 @@ class Dispatcher:
     def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         """Deliver until ``stop`` is set, waiting at most ``poll_seconds`` between rounds
         that found nothing (less when this process commits an event)."""
-        last_failure = ""
-        pruned_at = 0.0
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-                if not busy and time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
-                    self.prune()
-                    pruned_at = time.monotonic()
-                last_failure = ""
-            except Exception as exc:
-                # The database restarting, or not migrated yet: try again at the next
-                # round, saying so once rather than every second.
-                busy = 0
-                if str(exc) != last_failure:
-                    logger.exception("webhook dispatch round failed; retrying")
-                last_failure = str(exc)
-            if not busy:
-                outbox.wait_for_events(poll_seconds)
+        run_rounds(
+            stop,
+            run_once=self.run_once,
+            prune=self.prune,
+            wait=outbox.wait_for_events,
+            poll_seconds=poll_seconds,
+            prune_every=PRUNE_EVERY_SECONDS,
+            logger=logger,
+            what="webhook dispatch",
+        )
 
     def run_once(self) -> int:
         """One round: fan out, claim, deliver, record. How many events and deliveries
