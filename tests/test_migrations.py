@@ -291,9 +291,8 @@ def test_two_factor_tables_come_and_go_on_a_populated_database(
             )
         migrations.upgrade(url)
         with database.engine.begin() as connection:
-            assert connection.execute(
-                text("SELECT id, required_for FROM two_factor_policy")
-            ).all() == [(1, "nobody")]
+            # Nobody is required to: no policy row until an admin sets one.
+            assert connection.execute(text("SELECT id FROM two_factor_policy")).all() == []
             connection.execute(
                 text(
                     "INSERT INTO two_factor_credentials (user_id, secret, enabled_at) "

@@ -2,7 +2,8 @@
 
 ``two_factor_credentials`` holds each user's TOTP seed sealed under the site key (and
 one awaiting confirmation), ``recovery_codes`` their keyed hashes, ``two_factor_policy``
-one row saying who must use a second factor: nobody, as before this revision. Nothing
+at most one row saying who must use a second factor (none until an admin sets it:
+nobody, as before this revision). Nothing
 existing changes; downgrading drops the three tables (and with them every enrolment).
 
 Revision ID: 6d9f4a0b2c34
@@ -11,7 +12,6 @@ Create Date: 2026-12-08 03:08:56.126630
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    policy = op.create_table(
+    op.create_table(
         "two_factor_policy",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("required_for", sa.String(length=16), nullable=False),
@@ -74,7 +74,8 @@ def upgrade() -> None:
         mysql_engine="InnoDB",
         sqlite_autoincrement=True,
     )
-    op.bulk_insert(policy, [{"id": 1, "required_for": "nobody", "updated_at": datetime.now(UTC)}])
+    # No policy row until an admin sets one: its absence is "nobody", and a dump loads
+    # only into a database with no rows at all.
 
 
 def downgrade() -> None:
