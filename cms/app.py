@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cms import __version__, errors, metrics, migrations
+from cms import __version__, bulk, errors, metrics, migrations
 from cms.api_docs import install_api_docs
 from cms.articles.router import router as articles_router
 from cms.articles.router import tags_router, trash_router
@@ -259,6 +259,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        if bulk.is_missing_search_index(exc):
+            # A bulk load dropped the FULLTEXT indexes and builds them when it ends.
+            logger.warning("a search found no full-text index: a bulk load is running")
+            return JSONResponse(
+                {"detail": "Search is unavailable while its index is being built; retry later"},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "60"},
+            )
         if is_statement_timeout(exc):
             # Logged with its statement where it was stopped (cms.db).
             return JSONResponse(
