@@ -131,6 +131,11 @@ def tags_of_author(session: Session, author_id: int) -> list[int]:
     )
 
 
+def remove_unused(session: Session, tag_ids: Collection[int]) -> None:
+    """Remove those of ``tag_ids`` no article carries (after :func:`add_many`)."""
+    _remove_unused(session, tag_ids)
+
+
 def _remove_unused(session: Session, tag_ids: Collection[int]) -> None:
     # The count, not a look at article_tags: it was just written under this tag row's
     # lock, so a concurrent writer tagging an article with it is either counted already
