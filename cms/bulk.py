@@ -61,6 +61,9 @@ class Progress:
     def finish(self) -> None:
         """The last phase is over."""
 
+    def stop(self) -> None:
+        """The current phase ends early: the load failed or was interrupted."""
+
 
 def deferrable_indexes() -> list[Index]:
     """The B-tree indexes of ``articles`` a bulk load builds afterwards: every index that
@@ -218,6 +221,9 @@ def indexes_deferred(database: Database, progress: Progress | None = None) -> It
     previous = _terminate_as_interrupt()
     try:
         yield
+    except BaseException:
+        progress.stop()
+        raise
     finally:
         try:
             restore(database, progress)

@@ -166,6 +166,12 @@ class _PrintedProgress(bulk.Progress):
     def finish(self) -> None:
         self._end_phase()
 
+    def stop(self) -> None:
+        if self.name is not None:
+            elapsed = time.perf_counter() - self.started
+            self._say(f"{self.name}: stopped after {self.done:,} {self.unit} in {elapsed:.1f}s")
+            self.name = None
+
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)

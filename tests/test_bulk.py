@@ -252,6 +252,7 @@ def test_an_interrupted_seed_leaves_a_complete_schema(fresh: Database, stop: int
     finally:
         process.kill()
     assert process.returncode != 0
+    assert "loading: stopped after " in output and "loading: done" not in output
     assert "building full-text index" in output
     assert "Traceback" not in output
     _assert_complete(fresh, schema)
