@@ -18,8 +18,13 @@ from admin.auth import UNAVAILABLE, StaffAuthentication, current_user
 
 if TYPE_CHECKING:
     from sqladmin import Admin
+from cms import bulk
 from cms.errors import InvalidInput
 
+SEARCH_BEING_BUILT = (
+    "Search is unavailable while its index is being built after a bulk load; "
+    "try again in a few minutes."
+)
 logger = logging.getLogger(__name__)
 
 HEADINGS = {
@@ -85,6 +90,8 @@ def answer_errors(admin: Admin, auth: StaffAuthentication) -> None:
         return await page(request, 400, "That address has a value that is not valid here.")
 
     async def unavailable(request: Request, exc: Exception) -> Response:
+        if bulk.is_missing_search_index(exc):
+            return await page(request, 503, SEARCH_BEING_BUILT)
         logger.warning("back office: database unavailable: %s", getattr(exc, "orig", exc))
         return await page(request, 503, UNAVAILABLE)
 

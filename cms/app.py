@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cms import __version__, errors, metrics, migrations
+from cms import __version__, bulk, errors, metrics, migrations
 from cms.accounts.router import router as accounts_router
 from cms.api_docs import install_api_docs
 from cms.articles.router import router as articles_router
@@ -281,8 +281,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError) -> Response:
+        search_index_missing = bulk.is_missing_search_index(exc)
         timed_out = is_statement_timeout(exc)  # logged with its statement in cms.db
-        if is_cancelled(exc):
+        if search_index_missing:
+            # A bulk load dropped the FULLTEXT indexes and builds them when it ends.
+            logger.warning("a search found no full-text index: a bulk load is running")
+        elif is_cancelled(exc):
             # Its client left, and the statement was stopped for that (cms.db): an answer
             # nobody reads.
             logger.info("a read was stopped: its client went away")
@@ -290,6 +294,12 @@ def _add_error_handlers(app: FastAPI) -> None:
             logger.error("database error: %s", exc.orig)
         if wants_a_page(request) and is_site_path(request.url.path):
             return site_unavailable(request)
+        if search_index_missing:
+            return JSONResponse(
+                {"detail": "Search is unavailable while its index is being built; retry later"},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "60"},
+            )
         if timed_out:
             return JSONResponse(
                 {"detail": "This read took too long and was stopped; retry in a moment"},

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from cms import dumps, logs, migrations
+from cms import bulk, dumps, logs, migrations
 from cms.accounts import messages as _account_messages  # noqa: F401 (registers the composers)
 from cms.accounts import service as accounts
 from cms.actors import COMMAND_LINE, SYSTEM
@@ -123,6 +123,62 @@ def _upgrade(settings: Settings, revision: str = "head") -> None:
         raise _fail(f"could not migrate the database: {exc.orig}") from exc
     except (CommandError, ConfigurationError) as exc:
         raise _fail(str(exc)) from exc
+
+
+class _PrintedProgress(bulk.Progress):
+    """A bulk load's progress on standard error, a line at a time (readable in a log as
+    on a terminal): each phase as it starts and ends with its time, and while loading,
+    rows done and rows per second every few seconds."""
+
+    EVERY_SECONDS = 5.0
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        self.name: str | None = None
+        self.total: int | None = None
+        self.done = 0
+        self.started = self.printed = 0.0
+
+    def _say(self, line: str) -> None:
+        typer.echo(line, err=True)
+
+    def _end_phase(self) -> None:
+        if self.name is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        rate = f", {self.done / elapsed:,.0f} {self.unit}/s" if self.done and elapsed else ""
+        counted = f" {self.done:,} {self.unit}" if self.done else ""
+        self._say(f"{self.name}: done,{counted} in {elapsed:.1f}s{rate}")
+        self.name = None
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        self._end_phase()
+        self.name, self.total, self.done = name, total, 0
+        self.started = self.printed = time.perf_counter()
+        of = f" {total:,} {self.unit}" if total is not None else ""
+        self._say(f"{name}{of}…")
+
+    def advance(self, done: int) -> None:
+        first = self.done == 0
+        self.done += done
+        now = time.perf_counter()
+        if not first and now - self.printed < self.EVERY_SECONDS:
+            return
+        self.printed = now
+        elapsed = now - self.started
+        share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        of = f"/{self.total:,}" if self.total is not None else ""
+        rate = f", {self.done / elapsed:,.0f} {self.unit}/s" if elapsed else ""
+        self._say(f"{self.name}: {self.done:,}{of} {self.unit}{share}{rate}")
+
+    def finish(self) -> None:
+        self._end_phase()
+
+    def stop(self) -> None:
+        if self.name is not None:
+            elapsed = time.perf_counter() - self.started
+            self._say(f"{self.name}: stopped after {self.done:,} {self.unit} in {elapsed:.1f}s")
+            self.name = None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -254,8 +310,15 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
 ) -> None:
     """Bring the database schema up to date (creating it on first run)."""
-    _upgrade(_settings(), revision)
+    settings = _settings()
+    _upgrade(settings, revision)
     typer.echo(f"Database is at {revision}.")
+    if revision == "head":
+        # Indexes a bulk load dropped and could not build again (its process was killed).
+        with _opened(settings) as database:
+            built = bulk.restore(database, _PrintedProgress("rows"))
+        if built:
+            typer.echo(f"Built the indexes a bulk load had left missing: {', '.join(built)}.")
 
 
 @app.command()
@@ -370,6 +433,15 @@ def check() -> None:
     if problem is not None:
         raise _fail(problem)
     typer.echo(f"schema: at head ({migrations.head_revision()})")
+    database = _database(settings)
+    try:
+        with database.engine.connect() as connection:
+            problem = bulk.index_problem(connection)
+    finally:
+        database.dispose()
+    if problem is not None:
+        raise _fail(problem)
+    typer.echo("indexes: complete")
 
 
 @app.command("seed-demo")
@@ -377,20 +449,30 @@ def seed_demo_command(
     users_count: Annotated[int, typer.Option("--users", min=0, help="Demo authors to add")] = 10,
     articles: Annotated[int, typer.Option(min=0, help="Articles to add")] = 200,
     seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable data")] = None,
+    defer_indexes: Annotated[
+        bool | None,
+        typer.Option(
+            "--defer-indexes/--keep-indexes",
+            help="Build the articles' secondary and full-text indexes after loading "
+            f"(default: for {bulk.DEFER_THRESHOLD:,} articles or more, at least as many as "
+            "there are)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Fill the database with demo authors and articles (batched: 100k in seconds)."""
+    """Fill the database with demo authors and articles (batched: a million in minutes)."""
     settings = _settings()
     started = time.perf_counter()
     with _opened(settings) as database:
         try:
-            with typer.progressbar(length=articles, label="Articles", file=sys.stderr) as bar:
-                result = seed_demo(
-                    database,
-                    users=users_count,
-                    articles=articles,
-                    seed=seed,
-                    on_progress=bar.update,
-                )
+            result = seed_demo(
+                database,
+                users=users_count,
+                articles=articles,
+                seed=seed,
+                progress=_PrintedProgress("articles"),
+                defer_indexes=defer_indexes,
+            )
         except ValueError as exc:
             raise _fail(str(exc)) from exc
     elapsed = time.perf_counter() - started
@@ -532,10 +614,7 @@ def loaddata(
     started = time.perf_counter()
     with _opened(settings) as database, _dump_source(dump) as source:
         reader = dumps.DumpReader(source, "stdin" if dump == "-" else dump)
-        with typer.progressbar(
-            length=reader.header.row_count, label="Loading", file=sys.stderr
-        ) as bar:
-            rows = dumps.load(database, reader, on_progress=bar.update)
+        rows = dumps.load(database, reader, progress=_PrintedProgress("rows"))
     elapsed = time.perf_counter() - started
     typer.echo(
         f"Loaded {rows} rows of {len(reader.header.tables)} tables from {dump} "

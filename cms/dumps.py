@@ -58,7 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from cms import migrations
+from cms import bulk, migrations
 from cms.db import Base, Database, larger_multirow_inserts, utcnow
 from cms.errors import DomainError
 
@@ -417,9 +417,7 @@ def _has_rows(connection: Connection, table: Table) -> bool:
     return bool(connection.scalar(select(exists(table.select()))))
 
 
-def load(
-    database: Database, reader: DumpReader, *, on_progress: Callable[[int], None] = _ignore
-) -> int:
+def load(database: Database, reader: DumpReader, *, progress: bulk.Progress | None = None) -> int:
     """Load what ``reader`` reads into ``database``, which must be empty and migrated to the
     dump's schema revision; returns the rows loaded.
 
@@ -427,17 +425,21 @@ def load(
     a violated constraint or an interrupted load leaves the database as empty as it was.
     On MySQL/MariaDB the id counters are raised before that transaction (``ALTER TABLE``
     commits by itself); on an empty database that changes nothing but the next ids.
+    The articles' secondary and full-text indexes are built once the rows are in
+    (:func:`cms.bulk.indexes_deferred`), also when the load fails.
     """
+    progress = progress or bulk.Progress()
     tables = {table.name: table for table in dumped_tables()}
     mysql = database.engine.dialect.name != "sqlite"
-    if mysql:
-        with database.engine.connect() as connection:
-            _check_target(connection, reader.header, tables)
+    with database.engine.connect() as connection:
+        _check_target(connection, reader.header, tables)
+        if mysql:
             for summary in reader.header.tables:
                 if summary.next_id is not None and summary.next_id > 1:
                     _raise_id_counter(connection, tables[summary.name], summary.next_id)
     loaded = 0
-    with database.transaction() as session:
+    with bulk.indexes_deferred(database, progress), database.transaction() as session:
+        progress.phase("loading", reader.header.row_count)
         connection = session.connection()
         _check_target(connection, reader.header, tables)
         if mysql:
@@ -450,14 +452,17 @@ def load(
         try:
             for summary, columns, rows in reader.sections():
                 table = tables[summary.name]
-                max_id = _insert_rows(connection, table, columns, rows, on_progress)
+                max_id = _insert_rows(connection, table, columns, rows, progress.advance)
                 loaded += summary.rows
                 if not mysql and table.autoincrement_column is not None:
                     _raise_id_counter(connection, table, max(summary.next_id or 1, max_id + 1))
+            progress.phase("checking references")
             _check_references(connection, list(tables.values()))
         finally:
             if mysql:
                 connection.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+                event.remove(connection, "before_cursor_execute", larger_multirow_inserts)
+    progress.finish()
     return loaded
 
 

@@ -13,7 +13,7 @@ Scheduled articles need no job, as for the tag counts: a scheduled article is st
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,6 +71,32 @@ def _add(session: Session, key: Counted, delta: int) -> None:
             mysql_insert(ArticleCount).values(**values).on_duplicate_key_update(articles=added)
         )
     session.execute(statement)
+
+
+def add_many(connection: Connection, deltas: Mapping[Counted, int]) -> None:
+    """Add each delta to its count, creating the rows that do not exist yet: for bulk
+    paths that insert new articles by the thousand (demo data), in the transaction that
+    inserts them. One statement, rows in a fixed order (see :func:`apply`)."""
+    rows = [
+        {"author_id": key.author_id, "status": key.status, "articles": delta}
+        for key, delta in sorted(deltas.items())
+        if delta
+    ]
+    if not rows:
+        return
+    statement: Any
+    if connection.dialect.name == "sqlite":
+        upsert = sqlite_insert(ArticleCount)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[ArticleCount.author_id, ArticleCount.status],
+            set_={"articles": ArticleCount.articles + upsert.excluded.articles},
+        )
+    else:
+        mysql_upsert = mysql_insert(ArticleCount)
+        statement = mysql_upsert.on_duplicate_key_update(
+            articles=ArticleCount.articles + mysql_upsert.inserted.articles
+        )
+    connection.execute(statement, rows)
 
 
 def recount(session: Session, author_ids: Collection[int] | None = None) -> None:

@@ -19,6 +19,29 @@ from sqlalchemy.dialects import mysql
 from cms.articles.models import Article
 from cms.errors import InvalidInput
 
+# The full-text indexes the migrations made (370b4dcbb39d), which bulk loads drop and
+# build again (cms.bulk): MySQL/MariaDB's FULLTEXT indexes by name and columns, SQLite's
+# FTS5 table and the triggers that keep it in step with articles.
+FULLTEXT_INDEXES = {
+    "ix_articles_fulltext": ("title", "body"),
+    # Relevance weighs the title twice: MySQL scores one column only from its own index.
+    "ix_articles_fulltext_title": ("title",),
+}
+# The FTS5 index built again from the articles table, in one pass.
+FTS_REBUILD = "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')"
+FTS_TRIGGERS = {
+    "articles_fts_insert": "CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN "
+    "INSERT INTO articles_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "articles_fts_delete": "CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN "
+    "INSERT INTO articles_fts(articles_fts, rowid, title, body) "
+    "VALUES ('delete', old.id, old.title, old.body); END",
+    "articles_fts_update": "CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, body "
+    "ON articles BEGIN "
+    "INSERT INTO articles_fts(articles_fts, rowid, title, body) "
+    "VALUES ('delete', old.id, old.title, old.body); "
+    "INSERT INTO articles_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+}
+
 # More words than anyone searches with (the API's q holds at most 200 characters); the
 # bound keeps the statement small whatever a client sends.
 MAX_SEARCH_WORDS = 32
