@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -252,21 +252,16 @@ def _dispatching(settings: Settings, *, enabled: bool) -> Iterator[None]:
         yield
         return
     database = _database(settings)
-    stop = threading.Event()
     dispatcher = Dispatcher.from_settings(database, settings)
-    thread = threading.Thread(
-        target=dispatcher.run,
-        args=(stop,),
-        kwargs={"poll_seconds": settings.webhooks_poll_seconds},
-        name="webhook-dispatcher",
-        daemon=True,
-    )
-    thread.start()
     try:
-        yield
+        with _rounds_in_a_thread(
+            dispatcher.run,
+            poll_seconds=settings.webhooks_poll_seconds,
+            name="webhook-dispatcher",
+            join_seconds=settings.webhooks_timeout_seconds + 5,
+        ):
+            yield
     finally:
-        stop.set()
-        thread.join(timeout=settings.webhooks_timeout_seconds + 5)
         dispatcher.close()
         database.dispose()
 
@@ -278,22 +273,35 @@ def _mailing(settings: Settings, *, enabled: bool) -> Iterator[None]:
         yield
         return
     database = _database(settings)
-    stop = threading.Event()
     worker = MailWorker(database, settings)
+    try:
+        with _rounds_in_a_thread(
+            worker.run,
+            poll_seconds=settings.mail_poll_seconds,
+            name="mail-worker",
+            join_seconds=worker.lease.total_seconds(),
+        ):
+            yield
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def _rounds_in_a_thread(
+    run: Callable[..., None], *, poll_seconds: float, name: str, join_seconds: float
+) -> Iterator[None]:
+    """``run(stop, poll_seconds=…)`` (a worker's rounds, cms.rounds) in a daemon thread
+    while the block runs; then told to stop, and waited for up to ``join_seconds``."""
+    stop = threading.Event()
     thread = threading.Thread(
-        target=worker.run,
-        args=(stop,),
-        kwargs={"poll_seconds": settings.mail_poll_seconds},
-        name="mail-worker",
-        daemon=True,
+        target=run, args=(stop,), kwargs={"poll_seconds": poll_seconds}, name=name, daemon=True
     )
     thread.start()
     try:
         yield
     finally:
         stop.set()
-        thread.join(timeout=worker.lease.total_seconds())
-        database.dispose()
+        thread.join(timeout=join_seconds)
 
 
 def _is_loopback(host: str) -> bool:
