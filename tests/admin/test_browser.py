@@ -737,3 +737,41 @@ def test_the_policy_walks_an_editor_through_setting_up_two_factor_at_sign_in(
     expect(page.locator(".cms-account")).to_contain_text("Eda Enrolled")
     with database.sessionmaker() as session:
         assert twofactor.has_second_factor(editor.id, session)
+
+
+def test_saving_the_site_settings_unchanged_in_the_browser_changes_nothing(
+    page: Page, make_user: UserFactory, database: Database
+) -> None:
+    """The Site settings form as Chromium shows it (saved values, ten link rows, the logo
+    choice), submitted untouched: the row, its time and the audit trail stay as they were."""
+    from cms.audit.models import AuditEntry
+    from cms.site_settings.models import SiteSettings
+    from cms.site_settings.service import SiteSettingsChanges, UpdateSiteSettings
+    from cms.site_settings.values import NavLink
+
+    admin = make_user(role=Role.ADMIN)
+    database.run(
+        UpdateSiteSettings(
+            changes=SiteSettingsChanges(
+                name="Garden notes",
+                description="Soil, seeds and weather",
+                nav=(NavLink("Home", "/"), NavLink("About", "https://example.com/about")),
+            )
+        ),
+        actor=admin,
+    )
+
+    def stored() -> tuple[Any, ...]:
+        with database.sessionmaker() as session:
+            row = session.get(SiteSettings, 1)
+            assert row is not None
+            entries = session.scalar(select(func.count()).select_from(AuditEntry))
+            return (row.name, row.description, row.logo_id, row.nav, row.updated_at, entries)
+
+    sign_in(page, admin.email)  # a sign-in is audited: counted before the save, not after
+    page.goto("/admin/site-settings")
+    before = stored()
+    page.click("form.cms-site-settings button[type=submit]")
+    page.wait_for_load_state()
+    assert "/admin/site-settings" in page.url
+    assert stored() == before
