@@ -123,6 +123,9 @@ def _not_a_number(value: Any) -> Any:
 
 
 Encodable = AfterValidator(_encodable)
+NotBlank = AfterValidator(_not_blank)
+# One line: no tab, line break or other control character.
+OneLine = AfterValidator(_one_line)
 
 Title = Annotated[
     str,

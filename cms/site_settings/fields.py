@@ -12,7 +12,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from cms.fields import ONE_LINE_NOT_BLANK_PATTERN, ONE_LINE_PATTERN
+from cms.fields import (
+    ONE_LINE_NOT_BLANK_PATTERN,
+    ONE_LINE_PATTERN,
+    Encodable,
+    NotBlank,
+    OneLine,
+)
 
 SITE_NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 300
@@ -20,7 +26,6 @@ NAV_LABEL_MAX_LENGTH = 40
 NAV_URL_MAX_LENGTH = 500
 MAX_NAV_LINKS = 10
 
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 
 
@@ -32,28 +37,6 @@ def one_line(value: str) -> str:
 def collapsed(value: str) -> str:
     """``value`` with every run of white space (line breaks too) made one space."""
     return " ".join(value.split())
-
-
-def _encodable(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("must be valid Unicode text (found an unpaired surrogate)") from exc
-    return value
-
-
-def _no_control(value: str) -> str:
-    found = _CONTROL.search(value)
-    if found is not None:
-        code = f"U+{ord(found.group()):04X}"
-        raise ValueError(f"must be one line of text without control characters (found {code})")
-    return value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
 
 
 def link_address(value: str) -> str:
@@ -87,15 +70,15 @@ SiteName = Annotated[
         max_length=SITE_NAME_MAX_LENGTH,
         json_schema_extra={"pattern": ONE_LINE_NOT_BLANK_PATTERN},
     ),
-    AfterValidator(_encodable),
-    AfterValidator(_not_blank),
-    AfterValidator(_no_control),
+    Encodable,
+    NotBlank,
+    OneLine,
 ]
 SiteDescription = Annotated[
     str,
     Field(max_length=DESCRIPTION_MAX_LENGTH, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
-    AfterValidator(_encodable),
-    AfterValidator(_no_control),
+    Encodable,
+    OneLine,
 ]
 NavLabel = Annotated[
     str,
@@ -104,13 +87,13 @@ NavLabel = Annotated[
         max_length=NAV_LABEL_MAX_LENGTH,
         json_schema_extra={"pattern": ONE_LINE_NOT_BLANK_PATTERN},
     ),
-    AfterValidator(_encodable),
-    AfterValidator(_not_blank),
-    AfterValidator(_no_control),
+    Encodable,
+    NotBlank,
+    OneLine,
 ]
 NavUrl = Annotated[
     str,
     Field(min_length=1, max_length=NAV_URL_MAX_LENGTH),
-    AfterValidator(_encodable),
+    Encodable,
     AfterValidator(link_address),
 ]
